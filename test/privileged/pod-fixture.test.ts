@@ -1,0 +1,71 @@
+/**
+ * The pod fixture itself (issue 2): two pods in their own netns + child cgroup, an HTTP request
+ * from one to a node:http server in the other (routed through the run's node netns), and a
+ * teardown that leaves no netns, cgroup or pin dir behind.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, existsSync } from 'node:fs';
+import { privilegedOrSkip } from '../helpers/privileged.js';
+import { PodNetwork, waitForLine } from '../helpers/pod.js';
+import { netnsList, CGROUP_ROOT } from '../helpers/netns.js';
+
+const SERVER = `
+const http = require('node:http');
+const fs = require('node:fs');
+const cg = /^0::.*$/m.exec(fs.readFileSync('/proc/self/cgroup', 'utf8'))[0];
+const srv = http.createServer((req, res) => {
+  res.setHeader('content-type', 'text/plain');
+  res.end('pod-b says hi to ' + req.socket.remoteAddress + ' cg=' + cg);
+});
+srv.listen(8080, process.argv[1], () => console.log('LISTENING ' + srv.address().address));
+`;
+
+test('a process in pod a reaches a node:http server in pod b; teardown leaves nothing', async (t) => {
+  if (!privilegedOrSkip(t, { netns: true, cgroup: true })) return;
+  const net = PodNetwork.create(t);
+  const a = net.addPod('a');
+  const b = net.addPod('b');
+
+  const server = net.spawn('b', process.execPath, ['-e', SERVER, b.ip]);
+  await waitForLine(server, /LISTENING 10\.250\.2\.2/);
+
+  // The server process really is in pod b's cgroup (joined before nsenter).
+  const cg = readFileSync(`/proc/${server.pid}/cgroup`, 'utf8');
+  assert.match(cg, new RegExp(`tendril-ci-${net.id}/b`), 'server joined the pod cgroup');
+
+  const r = await net.exec('a', 'curl', ['-sS', '--max-time', '5', `http://${b.ip}:8080/hello`]);
+  assert.equal(r.code, 0, `curl failed: ${r.stderr}`);
+  assert.match(r.stdout, new RegExp(`pod-b says hi to ${a.ip.replace(/\./g, '\\.')} cg=0::/tendril-ci-${net.id}/b`));
+
+  // The host cannot reach pod addresses: they exist only inside the run's namespaces.
+  const hostRoutes = readFileSync('/proc/net/route', 'utf8');
+  assert.ok(!hostRoutes.includes('00FAFA0A'), 'no 10.250.250.0 route on the host');
+
+  // Pod a's own view: it only has lo and its veth end.
+  const links = await net.exec('a', 'ip', ['-o', 'link']);
+  const names = links.stdout.split('\n').filter(Boolean).map((l) => l.split(':')[1]!.trim().split('@')[0]);
+  assert.deepEqual(names.sort(), [a.ifname, 'lo'].sort());
+
+  const problems = net.teardown();
+  assert.deepEqual(problems, []);
+  assert.deepEqual(net.leftovers(), []);
+  assert.ok(!netnsList().some((n) => n.startsWith(`td${net.id}-`)), 'no netns left');
+  assert.ok(!existsSync(`${CGROUP_ROOT}/tendril-ci-${net.id}`), 'no cgroup left');
+  assert.equal(server.exitCode !== null || server.signalCode !== null || server.killed, true, 'server process is gone');
+});
+
+test('teardown runs even when the test body fails midway (no leftovers)', async (t) => {
+  if (!privilegedOrSkip(t, { netns: true, cgroup: true })) return;
+  let id = '';
+  await t.test('inner failing test', { todo: 'expected to fail: proves cleanup after failure' }, async (t2) => {
+    const net = PodNetwork.create(t2);
+    id = net.id;
+    net.addPod('x');
+    net.spawn('x', 'sleep', ['30']);
+    throw new Error('deliberate failure after creating a pod');
+  });
+  assert.ok(id, 'inner test ran');
+  assert.ok(!netnsList().some((n) => n.startsWith(`td${id}-`)), 'no netns left after a failed test');
+  assert.ok(!existsSync(`${CGROUP_ROOT}/tendril-ci-${id}`), 'no cgroup left after a failed test');
+});
