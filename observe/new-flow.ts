@@ -1,0 +1,102 @@
+/**
+ * Builders for Flow records: fill the fields every flow carries (time, uuid, node_name, Type,
+ * event_type, Summary) so emitters only state what they observed, plus helpers turning a policy
+ * Verdict into the flow's outcome fields (every DROPPED flow names its deciding policy).
+ */
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { Verdict as PolicyVerdict, SideVerdict } from '../policy/api.js';
+import type { Verdict } from './enums.js';
+import { EVENT_TYPES } from './enums.js';
+import type { Flow, Policy } from './flow.js';
+import { summarize } from './summary.js';
+
+/** Everything of a Flow an emitter may set; the rest is filled by `newFlow`. */
+export type FlowInit = Partial<Flow> & Pick<Flow, 'verdict'>;
+
+/**
+ * Formats epoch nanoseconds as RFC 3339 UTC with 9 fractional digits, the way Go's protojson
+ * prints a Timestamp with nanos.
+ */
+export function formatFlowTime(epochNs: bigint): string {
+  const ms = Number(epochNs / 1_000_000n);
+  const iso = new Date(ms).toISOString(); // 2026-11-26T10:00:00.123Z
+  const nanos = (epochNs % 1_000_000_000n).toString().padStart(9, '0');
+  return `${iso.slice(0, 19)}.${nanos}Z`;
+}
+
+/** Current time in epoch nanoseconds (microsecond resolution). */
+export function nowNs(): bigint {
+  const us = Math.floor((performance.timeOrigin + performance.now()) * 1000);
+  return BigInt(us) * 1000n;
+}
+
+/** Parses a flow time (RFC 3339) into epoch nanoseconds; NaN-safe: returns null on bad input. */
+export function parseFlowTime(time: string): bigint | null {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/.exec(time);
+  if (!m) return null;
+  const secMs = Date.parse(`${m[1]}${m[3]}`);
+  if (Number.isNaN(secMs)) return null;
+  const frac = (m[2] ?? '').padEnd(9, '0');
+  return BigInt(secMs) * 1_000_000n + BigInt(frac);
+}
+
+/**
+ * Builds a complete Flow. Defaults: time = now, uuid = random, node_name = '', Type = L7 when
+ * `l7` is set else L3_L4, event_type = 129 for L7 else 4 (trace; 1 for a DROPPED L3/L4 flow),
+ * traffic_direction = unknown, Summary per hubble-compat §3.3.
+ */
+export function newFlow(init: FlowInit): Flow {
+  const isL7 = init.l7 !== undefined;
+  const flow: Flow = {
+    ...init,
+    time: init.time ?? formatFlowTime(nowNs()),
+    uuid: init.uuid ?? randomUUID(),
+    verdict: init.verdict,
+    Type: init.Type ?? (isL7 ? 'L7' : 'L3_L4'),
+    node_name: init.node_name ?? '',
+    event_type:
+      init.event_type ?? (isL7 ? { type: EVENT_TYPES.l7 } : init.verdict === 'DROPPED' ? { type: EVENT_TYPES.drop, sub_type: 133 } : { type: EVENT_TYPES.trace, sub_type: 0 }),
+    traffic_direction: init.traffic_direction ?? 'TRAFFIC_DIRECTION_UNKNOWN',
+    Summary: init.Summary ?? summarize(init),
+  };
+  return flow;
+}
+
+/** `namespace/name` (or `name` for cluster-wide) + rule -> flow.Policy. */
+export function policyRef(policy: string, rule?: string, kind?: string): Policy {
+  const slash = policy.indexOf('/');
+  const p: Policy =
+    slash >= 0 ? { name: policy.slice(slash + 1), namespace: policy.slice(0, slash) } : { name: policy };
+  if (rule !== undefined) p.rule = rule;
+  if (kind !== undefined) p.kind = kind;
+  return p;
+}
+
+function sidePolicy(side: SideVerdict | undefined): Policy[] | undefined {
+  if (!side || !side.policy) return undefined;
+  return [policyRef(side.policy, side.rule)];
+}
+
+/**
+ * The outcome fields of a flow judged by policy: verdict FORWARDED/DROPPED, drop_reason_desc
+ * POLICY_DENIED (AUTH_REQUIRED when only authentication failed), and the deciding policy in
+ * `egress_*_by` / `ingress_*_by`, with the Verdict's reason in `policy_log`. A denial with no
+ * deciding policy (default deny) is named `default-deny` so DROPPED flows always say why.
+ */
+export function outcomeFromVerdict(v: PolicyVerdict, opts: { authFailed?: boolean } = {}): Partial<Flow> & { verdict: Verdict } {
+  const out: Partial<Flow> & { verdict: Verdict } = { verdict: v.allowed ? 'FORWARDED' : 'DROPPED', policy_log: [v.reason] };
+  if (v.allowed) {
+    const eg = sidePolicy(v.egress);
+    const ing = sidePolicy(v.ingress);
+    if (eg) out.egress_allowed_by = eg;
+    if (ing) out.ingress_allowed_by = ing;
+    if (v.authRequired) out.auth_type = 'SPIRE';
+    return out;
+  }
+  out.drop_reason_desc = opts.authFailed ? 'AUTH_REQUIRED' : 'POLICY_DENIED';
+  const deciding: Policy[] = v.policy ? [policyRef(v.policy, v.rule)] : [{ name: 'default-deny', rule: v.rule }];
+  if (v.egress?.verdict === 'denied') out.egress_denied_by = sidePolicy(v.egress) ?? deciding;
+  if (v.ingress?.verdict === 'denied' || !out.egress_denied_by) out.ingress_denied_by = sidePolicy(v.ingress) ?? deciding;
+  return out;
+}
