@@ -30,7 +30,7 @@ export class TendrilError extends Error {
   }
 
   /** One-line summary fit for a terminal: `CODE: message`. */
-  toString(): string {
+  override toString(): string {
     return `${this.code}: ${this.message}`;
   }
 }

@@ -1,0 +1,87 @@
+/**
+ * The composition root: builds every component from the one Config, wires flows to sinks, and
+ * owns startup order and shutdown. Nothing imports agent/.
+ *
+ * Start order: policy (load + validate, fail fast) -> observability (sinks first, so no flow is
+ * lost) -> datapath (optional) -> proxy listeners -> health endpoint. Stop runs in reverse.
+ */
+import type { Logger } from 'pino';
+import type { Config } from '../config/index.js';
+import { HealthServer } from './health.js';
+import { loadStandalonePolicy, type LoadedPolicy } from './policy-source.js';
+
+/** One started piece of the agent; `stop()` must be safe to call once after `start()`. */
+export interface Component {
+  readonly name: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Facts for `tendril status` / GET /status. */
+  status?(): Record<string, unknown>;
+}
+
+export class Agent {
+  private readonly started: Component[] = [];
+  private readonly pending = new Set<string>();
+  private health: HealthServer | null = null;
+  private policy: LoadedPolicy | null = null;
+  private readonly startedAt = new Date();
+  private stopping: Promise<void> | null = null;
+
+  constructor(
+    private readonly config: Config,
+    private readonly log: Logger,
+    private readonly components: (ctx: { config: Config; log: Logger; policy: LoadedPolicy }) => Component[],
+  ) {}
+
+  async start(): Promise<void> {
+    const t0 = performance.now();
+    this.policy = await loadStandalonePolicy(this.config, this.log.child({ component: 'policy' }));
+    const comps = this.components({ config: this.config, log: this.log, policy: this.policy });
+    for (const c of comps) this.pending.add(c.name);
+    this.health = new HealthServer(this.config.health.listenAddress, this, this.log.child({ component: 'health' }));
+    await this.health.start();
+    for (const c of comps) {
+      this.log.debug({ component: c.name }, 'starting component');
+      await c.start();
+      this.started.push(c);
+      this.pending.delete(c.name);
+    }
+    this.log.info({ mode: this.config.mode, components: comps.map((c) => c.name), startupMs: Math.round(performance.now() - t0) }, 'agent ready');
+  }
+
+  ready(): { ready: boolean; pending: string[] } {
+    const pending = this.policy ? [...this.pending] : ['policy', ...this.pending];
+    return { ready: pending.length === 0 && this.stopping === null, pending };
+  }
+
+  status(): Record<string, unknown> {
+    return {
+      mode: this.config.mode,
+      nodeName: this.config.nodeName,
+      startedAt: this.startedAt.toISOString(),
+      uptimeSeconds: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
+      ready: this.ready().ready,
+      policy: this.policy?.summary ?? null,
+      kubeProxyReplacement: this.config.kubeProxyReplacement,
+      hubble: { enabled: this.config.hubble.enabled, listenAddress: this.config.hubble.listenAddress, metrics: this.config.hubble.metrics },
+      encryption: this.config.encryption,
+      components: Object.fromEntries(this.started.map((c) => [c.name, c.status?.() ?? { running: true }])),
+    };
+  }
+
+  /** Stops components in reverse start order; idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      for (const c of [...this.started].reverse()) {
+        try {
+          await c.stop();
+        } catch (err) {
+          this.log.error({ err, component: c.name }, 'component failed to stop cleanly');
+        }
+      }
+      await this.health?.stop();
+      this.log.info('agent stopped');
+    })();
+    return this.stopping;
+  }
+}
