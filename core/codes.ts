@@ -27,8 +27,8 @@ export const ERROR_CODES = {
   TND_KAFKA_TRUNCATED: 'a Kafka frame ended before a field it declares',
   TND_DNS_MALFORMED: 'a DNS message is malformed',
   TND_IDENTITY_INVALID: 'a SPIFFE ID or SVID is invalid',
-  TND_WIREGUARD: 'a WireGuard key or peer operation failed',
-  TND_INTERNAL: 'BUG: an impossible state was reached',
+  TND_WIREGUARD_CONFIG: 'a WireGuard key or peer operation failed',
+  TND_INTERNAL_BUG: 'BUG: an impossible state was reached',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -3,9 +3,6 @@
  */
 import type { Command } from 'commander';
 import { loadConfig, DEFAULT_CONFIG_FILE } from '../../config/index.js';
-import { Agent } from '../agent.js';
-import { createLogger } from '../logger.js';
-import { buildComponents } from '../components.js';
 import { CliExit, EXIT, type CliIO } from './context.js';
 
 interface AgentOpts {
@@ -44,6 +41,12 @@ export function registerAgent(program: Command, io: CliIO): void {
       if (config.mode === 'kubernetes') {
         throw new CliExit(EXIT.USAGE, 'error: mode: kubernetes is not available in this build yet (the Kubernetes watch source is a later issue); use mode: standalone');
       }
+      // Loaded on use, so `tendril --help` and the other commands stay fast and independent.
+      const [{ Agent }, { createLogger }, { buildComponents }] = await Promise.all([
+        import('../agent.js'),
+        import('../logger.js'),
+        import('../components.js'),
+      ]);
       const log = createLogger(config.log);
       const agent = new Agent(config, log, buildComponents);
       if (opts.checkConfig) {
