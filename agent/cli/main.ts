@@ -11,6 +11,7 @@ import { registerProxy } from './proxy.js';
 import { registerObserve } from './observe.js';
 import { registerStatus } from './status.js';
 import { registerVersion, VERSION } from './version.js';
+import { registerDemo } from './demo.js';
 
 export function buildProgram(io: CliIO): Command {
   const program = new Command('tendril')
@@ -33,6 +34,7 @@ export function buildProgram(io: CliIO): Command {
   registerObserve(program, io);
   registerStatus(program, io);
   registerVersion(program, io);
+  registerDemo(program, io);
   program.addHelpText(
     'after',
     '\nExamples:\n' +
