@@ -29,6 +29,7 @@ export const ERROR_CODES = {
   TND_IDENTITY_INVALID: 'a SPIFFE ID or SVID is invalid',
   TND_WIREGUARD_CONFIG: 'a WireGuard key or peer operation failed',
   TND_INTERNAL_BUG: 'BUG: an impossible state was reached',
+  TND_OBSERVE_LISTEN: 'an observability listener (Observer gRPC API or metrics) could not bind its address',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
