@@ -9,3 +9,7 @@ export type * from './flow.js';
 export * from './summary.js';
 export * from './new-flow.js';
 export * from './sink.js';
+export * from './filter.js';
+export * from './ring.js';
+export * from './printer.js';
+export * from './flow-query.js';
