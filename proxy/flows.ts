@@ -1,0 +1,112 @@
+/**
+ * Flow records the HTTP proxy emits (Hubble field names, shared/spec/hubble-compat.md §2):
+ * - a REQUEST flow per judged request: FORWARDED, or DROPPED with POLICY_DENIED and the deciding
+ *   policy (`ingress_denied_by` / `egress_denied_by`) from the Verdict;
+ * - a RESPONSE flow per answered request with `code` and `latency_ns` (is_reply=true, sides
+ *   swapped as Hubble sends them); upstream failures are verdict ERROR with the reason in
+ *   `policy_log`;
+ * - a DROPPED request flow with INVALID_PACKET_DROPPED for requests the hardened parser rejected.
+ * All construction lives here so the emitters stay one call each.
+ */
+import type { Endpoint, Flow, FlowSink, Layer4 } from '../observe/index.js';
+import { newFlow, outcomeFromVerdict } from '../observe/index.js';
+import type { Verdict as PolicyVerdict } from '../policy/api.js';
+import type { RedirectPeer, RedirectTarget } from './redirect-source.js';
+
+/** Turns `<namespace>/<pod>` (or null = world) into a flow Endpoint (labels, identity). */
+export type DescribeEndpoint = (endpoint: string | null) => Endpoint;
+
+/** Default description: namespace and pod from the name, `reserved:world` for non-endpoints. */
+export const describeByName: DescribeEndpoint = (endpoint) => {
+  if (endpoint === null) return { identity: 2, labels: ['reserved:world'] };
+  const slash = endpoint.indexOf('/');
+  return { namespace: endpoint.slice(0, slash), pod_name: endpoint.slice(slash + 1), labels: [] };
+};
+
+/** Per-connection context shared by every flow of that connection. */
+export interface FlowConnContext {
+  target: RedirectTarget;
+  source: Endpoint;
+  destination: Endpoint;
+  nodeName: string;
+  proxyPort: number;
+}
+
+/** What a flow says about one request. */
+export interface FlowRequest {
+  method: string;
+  /** `http://<host><target>` as judged. */
+  url: string;
+  /** `HTTP/1.1` or `HTTP/1.0`. */
+  protocol: string;
+}
+
+export function connContext(target: RedirectTarget, describe: DescribeEndpoint, nodeName: string, proxyPort: number): FlowConnContext {
+  return { target, source: describe(target.source.endpoint), destination: describe(target.destination.endpoint), nodeName, proxyPort };
+}
+
+function l4(src: RedirectPeer, dst: RedirectPeer): Layer4 {
+  return { TCP: { source_port: src.port, destination_port: dst.port } };
+}
+
+function base(ctx: FlowConnContext, reply: boolean): Partial<Flow> {
+  const { source: s, destination: d } = ctx.target;
+  return {
+    node_name: ctx.nodeName,
+    IP: reply
+      ? { source: d.ip, destination: s.ip, ipVersion: d.ip.includes(':') ? 'IPv6' : 'IPv4' }
+      : { source: s.ip, destination: d.ip, ipVersion: s.ip.includes(':') ? 'IPv6' : 'IPv4' },
+    l4: reply ? l4(d, s) : l4(s, d),
+    source: reply ? ctx.destination : ctx.source,
+    destination: reply ? ctx.source : ctx.destination,
+    is_reply: reply,
+    traffic_direction: 'INGRESS',
+    proxy_port: ctx.proxyPort,
+  };
+}
+
+/** REQUEST flow: FORWARDED or DROPPED (policy denial) with the deciding policy. */
+export function requestFlow(ctx: FlowConnContext, req: FlowRequest, verdict: PolicyVerdict): Flow {
+  return newFlow({
+    ...base(ctx, false),
+    ...outcomeFromVerdict(verdict),
+    l7: { type: 'REQUEST', http: { code: 0, method: req.method, url: req.url, protocol: req.protocol } },
+  });
+}
+
+/** REQUEST flow for a request the hardened parser rejected (answered 4xx/5xx, never forwarded). */
+export function malformedFlow(ctx: FlowConnContext, req: FlowRequest, status: number, reason: string): Flow {
+  return newFlow({
+    ...base(ctx, false),
+    verdict: 'DROPPED',
+    drop_reason_desc: 'INVALID_PACKET_DROPPED',
+    policy_log: [`malformed request answered ${status}: ${reason}`],
+    l7: { type: 'REQUEST', http: { code: 0, method: req.method, url: req.url, protocol: req.protocol } },
+  });
+}
+
+/**
+ * RESPONSE flow. `error` set: the proxy answered itself (403 denial, 4xx parse error, 5xx upstream
+ * failure); verdict is DROPPED for a denial, ERROR for upstream failures, else FORWARDED.
+ */
+export function responseFlow(
+  ctx: FlowConnContext,
+  req: FlowRequest,
+  code: number,
+  latencyNs: number,
+  outcome: { verdict: 'FORWARDED' } | { verdict: 'DROPPED' | 'ERROR'; reason: string },
+): Flow {
+  const init: Parameters<typeof newFlow>[0] = {
+    ...base(ctx, true),
+    verdict: outcome.verdict,
+    l7: { type: 'RESPONSE', latency_ns: latencyNs, http: { code, method: req.method, url: req.url, protocol: req.protocol } },
+  };
+  if (outcome.verdict !== 'FORWARDED') init.policy_log = [outcome.reason];
+  if (outcome.verdict === 'DROPPED') init.drop_reason_desc = 'POLICY_DENIED';
+  return newFlow(init);
+}
+
+/** True when building flows is worth it. */
+export function isSinkEnabled(sink: FlowSink): boolean {
+  return sink.enabled !== false;
+}

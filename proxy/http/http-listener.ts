@@ -1,0 +1,319 @@
+/**
+ * One HTTP/1.1 proxy listener (one redirect): accept, attribute the connection (RedirectSource ->
+ * source identity + original destination), ask the policy engine once per connection, then for
+ * EVERY request (keep-alive and pipelined alike): validate (hardened rules llhttp leaves to us),
+ * normalize once, judge the normalized form, and either answer 403 or forward exactly that form.
+ *
+ * node:http runs llhttp in strict mode (`insecureHTTPParser: false`) with our limits; its
+ * `clientError` path (framing errors, header overflow, slowloris timeout) answers and closes.
+ * Upgrade requests are handled as ordinary requests with `Upgrade` stripped (no 'upgrade'
+ * listener), so h2c/WebSocket never switch protocols behind the policy's back; CONNECT is judged
+ * like any request (method CONNECT, path = authority) and tunnels only when a rule allows it.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import net from 'node:net';
+import type { Logger } from 'pino';
+import type { FlowSink } from '../../observe/index.js';
+import type { ConnectionPolicy, PolicyEngine, Verdict } from '../../policy/api.js';
+import { TendrilError } from '../../core/index.js';
+import { sendProxyResponse, writeRawResponse } from '../deny.js';
+import { connContext, malformedFlow, requestFlow, responseFlow, type DescribeEndpoint, type FlowConnContext, type FlowRequest } from '../flows.js';
+import type { ProxyOptions } from '../options.js';
+import type { RedirectSource, RedirectTarget } from '../redirect-source.js';
+import type { UpstreamPools } from '../upstream.js';
+import { forwardRequest } from './forward.js';
+import { validateRequest, type ValidRequest } from './validate-request.js';
+
+export interface HttpListenerDeps {
+  listen: { host: string; port: number };
+  redirects: RedirectSource;
+  engine: PolicyEngine;
+  pools: UpstreamPools;
+  flows: FlowSink;
+  log: Logger;
+  options: ProxyOptions;
+  describe: DescribeEndpoint;
+  nodeName: string;
+}
+
+/** Counters for status and tests. */
+export interface HttpListenerStats {
+  connections: number;
+  requests: number;
+  denied: number;
+  malformed: number;
+  forwarded: number;
+  upstreamErrors: number;
+}
+
+interface ConnState {
+  target: RedirectTarget;
+  policy: ConnectionPolicy;
+  flowCtx: FlowConnContext;
+  poolKey: string;
+  /** A parse error was answered; ignore further parser noise on this socket. */
+  failed: boolean;
+}
+
+/** Envoy keeps the connection after a denial only when the body is (or will be) fully read. */
+const DRAIN_LIMIT_BYTES = 64 * 1024;
+
+export class HttpListener {
+  readonly stats: HttpListenerStats = { connections: 0, requests: 0, denied: 0, malformed: 0, forwarded: 0, upstreamErrors: 0 };
+  private readonly server: http.Server;
+  private readonly states = new WeakMap<net.Socket, ConnState | Promise<ConnState | null>>();
+  private readonly log: Logger;
+  private port = 0;
+
+  constructor(private readonly deps: HttpListenerDeps) {
+    const o = deps.options;
+    this.log = deps.log.child({ component: 'proxy.http', listen: `${deps.listen.host}:${deps.listen.port}` });
+    this.server = http.createServer({
+      insecureHTTPParser: false,
+      maxHeaderSize: o.maxHeaderBytes,
+      requireHostHeader: true,
+      joinDuplicateHeaders: false,
+      keepAliveTimeout: o.idleTimeoutMs,
+      headersTimeout: o.headersTimeoutMs,
+      requestTimeout: o.requestTimeoutMs,
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(o.headersTimeoutMs / 2))),
+      noDelay: true,
+    });
+    // One more than the limit so "too many" is visible (node silently drops fields past it).
+    this.server.maxHeadersCount = o.maxHeaderCount + 1;
+    if (o.maxConnections > 0) this.server.maxConnections = o.maxConnections;
+    this.server.on('connection', (s: net.Socket) => this.onConnection(s));
+    this.server.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res, false));
+    this.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res, true));
+    this.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+      this.stats.malformed++;
+      res.shouldKeepAlive = false;
+      res.writeHead(417, ['content-length', '0', 'connection', 'close']).end();
+      req.socket.destroySoon();
+    });
+    this.server.on('connect', (req: IncomingMessage, socket: net.Socket, head: Buffer) => this.onConnect(req, socket, head));
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => this.onClientError(err, socket));
+  }
+
+  /** The bound address (port resolved when 0 was asked). */
+  get address(): { host: string; port: number } {
+    return { host: this.deps.listen.host, port: this.port };
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void =>
+        reject(new TendrilError('TND_PROXY_LISTEN', `proxy listener ${this.deps.listen.host}:${this.deps.listen.port}: ${err.message}`, { listen: this.deps.listen }, { cause: err }));
+      this.server.once('error', onError);
+      this.server.listen(this.deps.listen.port, this.deps.listen.host, () => {
+        this.server.off('error', onError);
+        resolve();
+      });
+    });
+    this.port = (this.server.address() as net.AddressInfo).port;
+    this.server.on('error', (err) => this.log.error({ err }, 'proxy listener error'));
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  private onConnection(socket: net.Socket): void {
+    this.stats.connections++;
+    const src = this.deps.redirects as RedirectSource & { resolveSync?: (s: net.Socket) => RedirectTarget | null };
+    if (src.resolveSync) {
+      const st = this.attach(socket, src.resolveSync(socket));
+      if (st) this.states.set(socket, st);
+      return;
+    }
+    const pending = src.resolve(socket).then(
+      (t) => this.attach(socket, t),
+      (err: unknown) => {
+        this.log.warn({ err }, 'redirect source failed; closing connection');
+        return this.attach(socket, null);
+      },
+    );
+    this.states.set(socket, pending);
+    void pending.then((st) => st && this.states.set(socket, st));
+  }
+
+  /** Builds the per-connection state, or closes the socket when it cannot be attributed. */
+  private attach(socket: net.Socket, target: RedirectTarget | null): ConnState | null {
+    if (!target || !target.destination.endpoint) {
+      this.log.warn({ src: socket.remoteAddress }, 'connection has no redirect target; closing');
+      socket.destroy();
+      return null;
+    }
+    const from = target.source.endpoint ? { endpoint: target.source.endpoint } : { ip: target.source.ip };
+    let policy: ConnectionPolicy;
+    try {
+      policy = this.deps.engine.connection({ from, to: { endpoint: target.destination.endpoint }, port: target.destination.port, protocol: 'TCP' });
+    } catch (err) {
+      this.log.error({ err }, 'BUG: policy engine threw for a connection; closing it');
+      socket.destroy();
+      return null;
+    }
+    return {
+      target,
+      policy,
+      flowCtx: connContext(target, this.deps.describe, this.deps.nodeName, this.port),
+      poolKey: target.source.endpoint ?? 'world',
+      failed: false,
+    };
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void {
+    const st = this.states.get(req.socket);
+    if (st === undefined) {
+      req.socket.destroy();
+      return;
+    }
+    if (st instanceof Promise) {
+      req.pause();
+      void st.then((s) => (s ? this.handle(s, req, res, expectContinue) : req.socket.destroy()));
+      return;
+    }
+    this.handle(st, req, res, expectContinue);
+  }
+
+  private handle(st: ConnState, req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void {
+    const startNs = process.hrtime.bigint();
+    this.stats.requests++;
+    const flows = this.deps.flows;
+    const emit = flows.enabled !== false;
+    const v = validateRequest(req as IncomingMessage & { method: string; url: string }, this.deps.options);
+    if (!v.ok) {
+      this.stats.malformed++;
+      st.failed = true;
+      if (emit) flows.emit(malformedFlow(st.flowCtx, rawFlowRequest(req), v.status, v.reason));
+      if (this.log.isLevelEnabled('debug')) this.log.debug({ reason: v.reason, status: v.status }, 'request rejected by hardened parser');
+      sendProxyResponse(res, v.status, true);
+      return;
+    }
+    const fr: FlowRequest | null = emit ? flowRequest(v, req) : null;
+    const verdict: Verdict = st.policy.verdict.allowed ? st.policy.judgeHttp(v.facts) : st.policy.verdict;
+    if (fr) flows.emit(requestFlow(st.flowCtx, fr, verdict));
+    if (!verdict.allowed) {
+      this.stats.denied++;
+      const bodyDone = req.complete || (!expectContinue && !v.chunked && (v.contentLength ?? 0) <= DRAIN_LIMIT_BYTES);
+      sendProxyResponse(res, 403, !bodyDone);
+      if (fr) flows.emit(responseFlow(st.flowCtx, fr, 403, Number(process.hrtime.bigint() - startNs), { verdict: 'DROPPED', reason: verdict.reason }));
+      return;
+    }
+    if (expectContinue) res.writeContinue();
+    const t = st.target.upstream;
+    const pool = this.deps.pools.get(t.host, t.port, st.poolKey);
+    forwardRequest(pool, req, res, v, startNs, (o) => {
+      if (o.kind === 'response') {
+        this.stats.forwarded++;
+        if (fr) flows.emit(responseFlow(st.flowCtx, fr, o.status, o.latencyNs, { verdict: 'FORWARDED' }));
+        return;
+      }
+      if (o.kind === 'aborted') {
+        if (fr) flows.emit(responseFlow(st.flowCtx, fr, 0, o.latencyNs, { verdict: 'ERROR', reason: 'client_aborted' }));
+        return;
+      }
+      this.stats.upstreamErrors++;
+      if (!o.answered) sendProxyResponse(res, o.failure.status, !req.complete);
+      if (this.log.isLevelEnabled('debug')) this.log.debug({ reason: o.failure.reason, status: o.failure.status }, 'upstream failure');
+      if (fr) flows.emit(responseFlow(st.flowCtx, fr, o.answered ? res.statusCode : o.failure.status, o.latencyNs, { verdict: 'ERROR', reason: o.failure.reason }));
+    });
+  }
+
+  /** CONNECT: judged like a request (method CONNECT, path = authority); tunnels only when allowed. */
+  private onConnect(req: IncomingMessage, socket: net.Socket, head: Buffer): void {
+    const st = this.states.get(socket);
+    if (!st || st instanceof Promise) {
+      socket.destroy();
+      return;
+    }
+    this.stats.requests++;
+    const authority = req.url ?? '';
+    const host = typeof req.headers.host === 'string' ? req.headers.host : authority;
+    const fr: FlowRequest = { method: 'CONNECT', url: authority, protocol: `HTTP/${req.httpVersion}` };
+    const facts = { method: 'CONNECT', path: authority, host, headers: { host } };
+    const verdict = st.policy.verdict.allowed ? st.policy.judgeHttp(facts) : st.policy.verdict;
+    const emit = this.deps.flows.enabled !== false;
+    if (emit) this.deps.flows.emit(requestFlow(st.flowCtx, fr, verdict));
+    if (!verdict.allowed) {
+      this.stats.denied++;
+      writeRawResponse(socket, 403);
+      return;
+    }
+    const up = net.connect(st.target.upstream.port, st.target.upstream.host, () => {
+      up.write(`CONNECT ${authority} HTTP/1.1\r\nhost: ${host}\r\n\r\n`);
+      if (head.length > 0) up.write(head);
+      socket.pipe(up).pipe(socket);
+    });
+    const teardown = (): void => {
+      up.destroy();
+      socket.destroy();
+    };
+    up.on('error', () => {
+      if (!up.readyState || up.connecting) writeRawResponse(socket, 503);
+      teardown();
+    });
+    socket.on('error', teardown);
+    socket.on('close', () => up.destroy());
+    up.on('close', () => socket.destroy());
+  }
+
+  private onClientError(err: NodeJS.ErrnoException, socket: net.Socket): void {
+    const st = this.states.get(socket);
+    const state = st && !(st instanceof Promise) ? st : null;
+    if (err.code === 'HPE_CLOSED_CONNECTION') {
+      // Bytes after `Connection: close` (RFC 9112 sec. 9.6): answer the request in flight, drop the rest.
+      const pending = (socket as net.Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+      if (!pending) socket.destroy();
+      return;
+    }
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    if (state?.failed) {
+      socket.destroy();
+      return;
+    }
+    if (state) state.failed = true;
+    const status = clientErrorStatus(err.code);
+    this.stats.malformed++;
+    if (state && this.deps.flows.enabled !== false) {
+      this.deps.flows.emit(malformedFlow(state.flowCtx, { method: '', url: '', protocol: 'HTTP/1.1' }, status, err.code ?? 'parse_error'));
+    }
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ code: err.code, status }, 'client request rejected by llhttp');
+    const pending = (socket as net.Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (pending && !pending.writableFinished) {
+      // Answer in order: the error response follows the response still being written.
+      pending.once('finish', () => writeRawResponse(socket, status));
+      pending.once('close', () => socket.destroy());
+      return;
+    }
+    writeRawResponse(socket, status);
+  }
+}
+
+function clientErrorStatus(code: string | undefined): number {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return 431;
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return 413;
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return 408;
+    default:
+      return 400;
+  }
+}
+
+function flowRequest(v: ValidRequest, req: IncomingMessage): FlowRequest {
+  return { method: v.method, url: `http://${v.host}${v.target === '*' ? '' : v.target}`, protocol: `HTTP/${req.httpVersion}` };
+}
+
+/** For rejected requests: what was sent, as far as node:http parsed it (never used for decisions). */
+function rawFlowRequest(req: IncomingMessage): FlowRequest {
+  return { method: req.method ?? '', url: req.url ?? '', protocol: `HTTP/${req.httpVersion}` };
+}
