@@ -18,6 +18,8 @@ export interface SideVerdict {
   policy?: string;
   /** Rule path inside that policy, e.g. `ingress[0].toPorts[0].rules.http[1]`. */
   rule?: string;
+  /** False when no policy selects the endpoint for this direction (everything allowed). */
+  enforced?: boolean;
 }
 
 /** The outcome of one judgement: a value, never an exception. */
