@@ -27,8 +27,8 @@ export class FlowRing implements FlowSink {
   private head = 0;
   /** Flows overwritten before a reader read them, plus losses reported by producers. */
   lost = 0;
-  /** Losses reported by producers (`reportLost`), by LostEventSource name. */
-  readonly lostBySource = new Map<string, number>();
+  /** Lost events by LostEventSource name (HUBBLE_RING_BUFFER: lapped readers). */
+  private readonly lostCounts = new Map<string, number>([['HUBBLE_RING_BUFFER', 0]]);
   private readonly waiters = new Set<() => void>();
   private wakeScheduled = false;
   readonly startedAt = Date.now();
@@ -76,7 +76,12 @@ export class FlowRing implements FlowSink {
   /** Records flows lost before they reached the ring (e.g. a BPF perf/ring buffer overrun). */
   reportLost(source: string, n: number): void {
     this.lost += n;
-    this.lostBySource.set(source, (this.lostBySource.get(source) ?? 0) + n);
+    this.lostCounts.set(source, (this.lostCounts.get(source) ?? 0) + n);
+  }
+
+  /** Lost events so far by LostEventSource name (for hubble_lost_events_total). */
+  lostBySource(): ReadonlyMap<string, number> {
+    return this.lostCounts;
   }
 
   /** All held flows, oldest first. */
@@ -91,7 +96,7 @@ export class FlowRing implements FlowSink {
     if (from < this.oldest) {
       lost = this.oldest - from;
       from = this.oldest;
-      this.lost += lost;
+      this.reportLost('HUBBLE_RING_BUFFER', lost);
     }
     const to = Math.min(this.head, from + max);
     const flows: Flow[] = new Array(Math.max(0, to - from));
