@@ -93,3 +93,4 @@ export async function startProxy(args: StartProxyArgs): Promise<RunningProxy> {
     close,
   };
 }
+export { describeFromWorld, type WorldEndpointsView } from './describe-world.js';
