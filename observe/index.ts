@@ -13,3 +13,4 @@ export * from './filter.js';
 export * from './ring.js';
 export * from './printer.js';
 export * from './flow-query.js';
+export * from './duration.js';
