@@ -90,7 +90,7 @@ export function parsePolicyText(text: string, file: string): PolicySet {
     if (value === null || value === undefined) return;
     const parsed = parseDocument(ctx, value);
     if (parsed === 'ignored') {
-      const kind = ctx.isMap(value) ? String(value.kind) : typeof value;
+      const kind = ctx.isMap(value) ? String(value.kind) : Array.isArray(value) ? '(a list, not a resource)' : typeof value;
       warnings.push({ file, document: n, message: `${file} document ${n}: kind ${kind} is not a policy; ignored` });
     } else if (parsed) {
       rules.push(...parsed.rules);
@@ -102,10 +102,7 @@ export function parsePolicyText(text: string, file: string): PolicySet {
 }
 
 function parseDocument(ctx: DocContext, value: unknown): { rules: Rule[]; info: PolicyDocumentInfo } | 'ignored' | null {
-  if (!ctx.isMap(value)) {
-    ctx.error([], 'a policy document must be a mapping');
-    return null;
-  }
+  if (!ctx.isMap(value)) return 'ignored';
   const kind = value.kind;
   if (kind !== 'NetworkPolicy' && kind !== 'CiliumNetworkPolicy' && kind !== 'CiliumClusterwideNetworkPolicy') return 'ignored';
   const top = ctx.map(value, [], ['apiVersion', 'kind', 'metadata', 'spec', 'specs', 'status']);
