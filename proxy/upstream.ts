@@ -8,7 +8,8 @@ import { Pool } from 'undici';
 import type { ProxyOptions } from './options.js';
 
 export interface UpstreamFailure {
-  status: 502 | 503 | 504;
+  /** 502/503/504 for upstream failures; 400 when the client's own body was malformed. */
+  status: number;
   /** Stable tag for flows and logs, e.g. `upstream_connect_refused`. */
   reason: string;
 }

@@ -11,6 +11,7 @@
  * (http-hardening.md section 2: never reuse a connection holding a half request).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PassThrough } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { classifyUpstreamError, type UpstreamFailure } from '../upstream.js';
 import type { ValidRequest } from './validate-request.js';
@@ -42,6 +43,15 @@ function responseHeaders(headers: Record<string, string | string[] | undefined>)
   return out;
 }
 
+/** Handle on a forwarded request while its body is still arriving. */
+export interface ForwardHandle {
+  /**
+   * The client's body turned out malformed (llhttp error mid-body): abort the upstream request
+   * (undici destroys that connection) and report `status` as the outcome.
+   */
+  abortBody(status: number, reason: string): void;
+}
+
 export function forwardRequest(
   dispatcher: Dispatcher,
   req: IncomingMessage,
@@ -49,14 +59,13 @@ export function forwardRequest(
   v: ValidRequest,
   startNs: bigint,
   done: (outcome: ForwardOutcome) => void,
-): void {
+): ForwardHandle {
   const headers = ['host', v.host, ...v.forwardHeaders];
-  let body: IncomingMessage | null = null;
-  if (v.chunked) body = req;
-  else if (v.contentLength !== null) {
-    headers.push('content-length', String(v.contentLength));
-    if (v.contentLength > 0) body = req;
-  }
+  const hasBody = v.chunked || (v.contentLength ?? 0) > 0;
+  if (!v.chunked && v.contentLength !== null) headers.push('content-length', String(v.contentLength));
+  // undici destroys a body stream it gives up on; a PassThrough keeps that from destroying the
+  // client socket, so a 400 can still be written after a mid-body parse error.
+  const body = hasBody ? req.pipe(new PassThrough({ highWaterMark: 64 * 1024 })) : null;
   let controller: Dispatcher.DispatchController | null = null;
   let finished = false;
   let paused = false;
@@ -78,6 +87,16 @@ export function forwardRequest(
     controller?.resume();
   };
   res.on('close', onClientClose);
+  const handle: ForwardHandle = {
+    abortBody(status, reason) {
+      if (finished) return;
+      const err = Object.assign(new Error('client request body malformed'), { code: 'TND_HTTP_MALFORMED' });
+      controller?.abort(err);
+      req.unpipe();
+      finish({ kind: 'failure', failure: { status, reason }, latencyNs: elapsed(), answered: gotHeaders });
+      if (gotHeaders) res.destroy();
+    },
+  };
 
   dispatcher.dispatch(
     { path: v.target, method: v.method, headers, body, upgrade: null },
@@ -115,4 +134,5 @@ export function forwardRequest(
       },
     },
   );
+  return handle;
 }

@@ -21,7 +21,7 @@ import { connContext, malformedFlow, requestFlow, responseFlow, type DescribeEnd
 import type { ProxyOptions } from '../options.js';
 import type { RedirectSource, RedirectTarget } from '../redirect-source.js';
 import type { UpstreamPools } from '../upstream.js';
-import { forwardRequest } from './forward.js';
+import { forwardRequest, type ForwardHandle } from './forward.js';
 import { validateRequest, type ValidRequest } from './validate-request.js';
 
 export interface HttpListenerDeps {
@@ -53,6 +53,8 @@ interface ConnState {
   poolKey: string;
   /** A parse error was answered; ignore further parser noise on this socket. */
   failed: boolean;
+  /** The forwarded request whose body is still arriving (a parse error now belongs to it). */
+  receiving: { req: IncomingMessage; handle: ForwardHandle } | null;
 }
 
 /** Envoy keeps the connection after a denial only when the body is (or will be) fully read. */
@@ -82,6 +84,9 @@ export class HttpListener {
     // One more than the limit so "too many" is visible (node silently drops fields past it).
     this.server.maxHeadersCount = o.maxHeaderCount + 1;
     if (o.maxConnections > 0) this.server.maxConnections = o.maxConnections;
+    // A client that half-closes after its last request (`printf ... | nc`) still gets every answer:
+    // node:http otherwise aborts in-flight requests on FIN. Undocumented but stable since v0.x.
+    (this.server as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     this.server.on('connection', (s: net.Socket) => this.onConnection(s));
     this.server.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res, false));
     this.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res, true));
@@ -162,6 +167,7 @@ export class HttpListener {
       flowCtx: connContext(target, this.deps.describe, this.deps.nodeName, this.port),
       poolKey: target.source.endpoint ?? 'world',
       failed: false,
+      receiving: null,
     };
   }
 
@@ -204,9 +210,12 @@ export class HttpListener {
       return;
     }
     if (expectContinue) res.writeContinue();
+    // llhttp stops parsing after a request that asked for a protocol switch; since we never switch
+    // (Upgrade is stripped), end the connection after this response so nothing hangs or slips by.
+    if (req.headers.upgrade !== undefined) res.shouldKeepAlive = false;
     const t = st.target.upstream;
     const pool = this.deps.pools.get(t.host, t.port, st.poolKey);
-    forwardRequest(pool, req, res, v, startNs, (o) => {
+    const handle = forwardRequest(pool, req, res, v, startNs, (o) => {
       if (o.kind === 'response') {
         this.stats.forwarded++;
         if (fr) flows.emit(responseFlow(st.flowCtx, fr, o.status, o.latencyNs, { verdict: 'FORWARDED' }));
@@ -221,6 +230,13 @@ export class HttpListener {
       if (this.log.isLevelEnabled('debug')) this.log.debug({ reason: o.failure.reason, status: o.failure.status }, 'upstream failure');
       if (fr) flows.emit(responseFlow(st.flowCtx, fr, o.answered ? res.statusCode : o.failure.status, o.latencyNs, { verdict: 'ERROR', reason: o.failure.reason }));
     });
+    if (!req.complete) {
+      const receiving = { req, handle };
+      st.receiving = receiving;
+      req.once('end', () => {
+        if (st.receiving === receiving) st.receiving = null;
+      });
+    }
   }
 
   /** CONNECT: judged like a request (method CONNECT, path = authority); tunnels only when allowed. */
@@ -281,6 +297,15 @@ export class HttpListener {
     if (state) state.failed = true;
     const status = clientErrorStatus(err.code);
     this.stats.malformed++;
+    const receiving = state?.receiving;
+    if (receiving && !receiving.req.complete) {
+      // The body of a request already being forwarded is malformed: abort the upstream request
+      // (never leave it holding half a request) and answer 400 if nothing was sent yet.
+      state!.receiving = null;
+      if (this.log.isLevelEnabled('debug')) this.log.debug({ code: err.code, status }, 'request body rejected by llhttp mid-stream');
+      receiving.handle.abortBody(status, `client_body_malformed:${err.code ?? 'parse_error'}`);
+      return;
+    }
     if (state && this.deps.flows.enabled !== false) {
       this.deps.flows.emit(malformedFlow(state.flowCtx, { method: '', url: '', protocol: 'HTTP/1.1' }, status, err.code ?? 'parse_error'));
     }
