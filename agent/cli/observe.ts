@@ -1,5 +1,248 @@
-// Placeholder registration: replaced by the issue that builds `tendril observe`.
+/**
+ * `tendril observe`: Hubble's `hubble observe` for Tendril. Reads flows from an Observer API
+ * (the agent's, or any Hubble server/relay: `--server host:port`, default 127.0.0.1:4245) or from
+ * the retained flow store (`--store <path>`), filters them server-side with Hubble's FlowFilter
+ * semantics, and prints compact / json / table lines exactly like the hubble CLI.
+ * `--aggregate pairs` answers "who talked to whom" with counts, verdicts, first/last seen.
+ */
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import type { CliIO } from './context.js';
+import {
+  aggregateFlows,
+  alignTable,
+  buildWhitelist,
+  DEFAULT_OBSERVER_ADDRESS,
+  FlowStore,
+  formatCompact,
+  formatJson,
+  formatPairJson,
+  formatPairsTable,
+  ObserverClient,
+  parseTimeArg,
+  TABLE_HEADER,
+  tableRow,
+  type Flow,
+  type FlowFilter,
+  type ObserveFlags,
+  type PairAggregate,
+} from '../../observe/index.js';
+import { isTendrilError } from '../../core/index.js';
+import { CliExit, EXIT, type CliIO } from './context.js';
 
-export function registerObserve(_program: Command, _io: CliIO): void {}
+const OUTPUTS = ['compact', 'json', 'jsonpb', 'table'] as const;
+type Output = (typeof OUTPUTS)[number];
+
+interface ObserveOptions extends ObserveFlags {
+  output: string;
+  server: string;
+  store?: string;
+  aggregate?: string;
+  since?: string;
+  until?: string;
+  last?: string;
+  first?: string;
+  all?: boolean;
+  follow?: boolean;
+  printNodeName?: boolean;
+}
+
+const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
+
+function usage(message: string): CliExit {
+  return new CliExit(EXIT.USAGE, `error: ${message}`);
+}
+
+function count(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v)) throw usage(`${flag}: want a number, got ${JSON.stringify(v)}`);
+  return Number(v);
+}
+
+interface Selection {
+  number: number;
+  first: boolean;
+  follow: boolean;
+  sinceMs?: number;
+  untilMs?: number;
+}
+
+/** Selector flags -> GetFlowsRequest fields, as the hubble CLI sends them (hubble-compat §2.3). */
+function selection(o: ObserveOptions): Selection {
+  const now = Date.now();
+  const last = count('--last', o.last);
+  const first = count('--first', o.first);
+  if (last !== undefined && first !== undefined) throw usage('--last and --first cannot be combined');
+  if (first !== undefined && o.follow) throw usage('--first and --follow cannot be combined');
+  let sinceMs: number | undefined;
+  let untilMs: number | undefined;
+  try {
+    sinceMs = o.since !== undefined ? parseTimeArg(o.since, '--since', now) : undefined;
+    untilMs = o.until !== undefined && !o.follow ? parseTimeArg(o.until, '--until', now) : undefined;
+  } catch (err) {
+    throw usage((err as Error).message);
+  }
+  let number = last ?? first ?? 0;
+  if (o.all) number = Number.MAX_SAFE_INTEGER;
+  else if (number === 0 && !o.follow && sinceMs === undefined && untilMs === undefined) number = 20;
+  return { number, first: first !== undefined, follow: o.follow === true, sinceMs, untilMs };
+}
+
+class Printer {
+  private readonly rows: string[][] = [TABLE_HEADER];
+  constructor(private readonly io: CliIO, private readonly output: Output, private readonly o: ObserveOptions) {}
+
+  flow(f: Flow): void {
+    if (this.output === 'json' || this.output === 'jsonpb') this.io.stdout.write(`${formatJson(f)}\n`);
+    else if (this.output === 'table') {
+      if (this.o.follow) this.io.stdout.write(`${tableRow(f).join('\t')}\n`);
+      else this.rows.push(tableRow(f));
+    } else this.io.stdout.write(`${formatCompact(f, { printNodeName: this.o.printNodeName })}\n`);
+  }
+
+  start(): void {
+    if (this.output === 'table' && this.o.follow) this.io.stdout.write(`${TABLE_HEADER.join('\t')}\n`);
+  }
+
+  end(): void {
+    if (this.output === 'table' && !this.o.follow) this.io.stdout.write(`${alignTable(this.rows)}\n`);
+  }
+
+  pairs(pairs: PairAggregate[]): void {
+    if (this.output === 'json' || this.output === 'jsonpb') for (const p of pairs) this.io.stdout.write(`${formatPairJson(p)}\n`);
+    else this.io.stdout.write(`${formatPairsTable(pairs)}\n`);
+  }
+}
+
+function fromStore(o: ObserveOptions, sel: Selection, whitelist: FlowFilter[], out: Printer): void {
+  const path = o.store!;
+  if (sel.follow) throw usage('--follow reads live flows from --server; it cannot be used with --store');
+  if (!existsSync(path)) throw usage(`--store: ${path}: no such flow store (the agent writes it at hubble.store.path)`);
+  const store = new FlowStore(path);
+  try {
+    const q = { sinceUs: sel.sinceMs !== undefined ? sel.sinceMs * 1000 : undefined, untilUs: sel.untilMs !== undefined ? sel.untilMs * 1000 : undefined, whitelist };
+    if (o.aggregate) {
+      out.pairs(store.aggregatePairs(q));
+      return;
+    }
+    out.start();
+    for (const f of store.queryFlows({ ...q, number: sel.number, first: sel.first })) out.flow(f);
+    out.end();
+  } finally {
+    store.close();
+  }
+}
+
+async function fromServer(o: ObserveOptions, sel: Selection, whitelist: FlowFilter[], io: CliIO, out: Printer): Promise<void> {
+  const client = new ObserverClient(o.server);
+  const { events, cancel } = client.getFlows({
+    number: o.aggregate && !o.last && !o.first ? (sel.sinceMs !== undefined ? 0 : Number.MAX_SAFE_INTEGER) : sel.number,
+    first: sel.first,
+    follow: sel.follow,
+    sinceNs: sel.sinceMs !== undefined ? BigInt(sel.sinceMs) * 1_000_000n : undefined,
+    untilNs: sel.untilMs !== undefined ? BigInt(sel.untilMs) * 1_000_000n : undefined,
+    whitelist,
+  });
+  const onSignal = (): void => cancel();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const collected: Flow[] = [];
+  try {
+    out.start();
+    for await (const e of events) {
+      if ('lost' in e) io.stderr.write(`EVENTS LOST: ${e.lost.source} ${e.lost.num_events_lost}\n`);
+      else if (o.aggregate) collected.push(e.flow);
+      else out.flow(e.flow);
+    }
+    if (o.aggregate) out.pairs(aggregateFlows(collected));
+    else out.end();
+  } catch (err) {
+    if (isTendrilError(err) && err.context.grpcCode === 3) throw usage(err.message);
+    if (isTendrilError(err)) {
+      throw new CliExit(EXIT.FAILURE, `error: ${err.message}\n(is the agent running? start it with \`tendril agent\`, or point --server at a Hubble API, or read a flow store with --store <path>)`);
+    }
+    throw err;
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    client.close();
+  }
+}
+
+export function registerObserve(program: Command, io: CliIO): void {
+  program
+    .command('observe')
+    .description('Show flows (Hubble-compatible) from the agent\'s observer API or the flow store')
+    .option('-n, --namespace <ns>', 'flows from or to pods in this namespace (repeatable)', collect)
+    .option('--from-namespace <ns>', 'flows from pods in this namespace', collect)
+    .option('--to-namespace <ns>', 'flows to pods in this namespace', collect)
+    .option('--pod <[ns/]pod>', 'flows from or to this pod (name prefix; namespace default when omitted)', collect)
+    .option('--from-pod <[ns/]pod>', 'flows from this pod', collect)
+    .option('--to-pod <[ns/]pod>', 'flows to this pod', collect)
+    .option('-l, --label <selector>', 'flows from or to endpoints with these labels (k8s:app=foo)', collect)
+    .option('--from-label <selector>', 'flows from endpoints with these labels', collect)
+    .option('--to-label <selector>', 'flows to endpoints with these labels', collect)
+    .option('--ip <ip|cidr>', 'flows from or to this IP or CIDR', collect)
+    .option('--from-ip <ip|cidr>', 'flows from this IP or CIDR', collect)
+    .option('--to-ip <ip|cidr>', 'flows to this IP or CIDR', collect)
+    .option('--fqdn <pattern>', 'flows from or to this DNS name (wildcards: *.example.com)', collect)
+    .option('--from-fqdn <pattern>', 'flows from this DNS name', collect)
+    .option('--to-fqdn <pattern>', 'flows to this DNS name', collect)
+    .option('--port <port>', 'flows from or to this L4 port', collect)
+    .option('--from-port <port>', 'flows from this L4 port', collect)
+    .option('--to-port <port>', 'flows to this L4 port', collect)
+    .option('--identity <id>', 'flows from or to this security identity', collect)
+    .option('--from-identity <id>', 'flows from this security identity', collect)
+    .option('--to-identity <id>', 'flows to this security identity', collect)
+    .option('--service <[ns/]svc>', 'flows from or to this service', collect)
+    .option('--from-service <[ns/]svc>', 'flows from this service', collect)
+    .option('--to-service <[ns/]svc>', 'flows to this service', collect)
+    .option('--verdict <list>', 'FORWARDED, DROPPED, ERROR, AUDIT, ... (comma list, repeatable)', collect)
+    .option('--protocol <proto>', 'tcp, udp, sctp, icmp, icmpv4, icmpv6, dns, http, kafka', collect)
+    .option('--http-method <method>', 'HTTP method', collect)
+    .option('--http-path <regex>', 'regular expression on the HTTP path', collect)
+    .option('--http-status <code>', 'HTTP status code, or prefix with + (5+, 40+)', collect)
+    .option('-t, --type <type>', 'event type: l7, drop, trace, trace:to-endpoint, policy-verdict, ...', collect)
+    .option('--node-name <pattern>', 'node name pattern', collect)
+    .option('--traffic-direction <dir>', 'ingress or egress', collect)
+    .option('--uuid <uuid>', 'one flow by its uuid', collect)
+    .option('--dns-query <regex>', 'regular expression on the DNS query name', collect)
+    .option('--since <time>', 'flows since a duration ago (7d, 1h30m) or an RFC 3339 time')
+    .option('--until <time>', 'flows until a duration ago or an RFC 3339 time')
+    .option('--last <n>', 'the last N flows (default 20 without --since/--follow)')
+    .option('--first <n>', 'the first N flows')
+    .option('--all', 'all flows the source holds')
+    .option('-f, --follow', 'keep streaming new flows (Ctrl-C to stop)')
+    .option('-o, --output <format>', 'compact, json, jsonpb or table', 'compact')
+    .option('--print-node-name', 'prefix each compact line with the node name')
+    .option('--server <host:port>', 'Observer API address (a Tendril agent or Hubble)', DEFAULT_OBSERVER_ADDRESS)
+    .option('--store <path>', 'read the retained flow store (SQLite) instead of the API')
+    .option('--aggregate <kind>', 'pairs: who talked to whom, with counts, verdicts, first/last seen')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  tendril observe --namespace payments --verdict DROPPED --follow\n' +
+        '  tendril observe --to-pod payments/payment-service --http-status 5+ --last 50 -o json\n' +
+        '  tendril observe --store .tendril/flows.db --namespace payments --since 7d --aggregate pairs\n',
+    )
+    .action(async (o: ObserveOptions) => {
+      if (!(OUTPUTS as readonly string[]).includes(o.output)) throw usage(`--output: want one of ${OUTPUTS.join(', ')}, got ${JSON.stringify(o.output)}`);
+      if (o.aggregate !== undefined && o.aggregate !== 'pairs') throw usage(`--aggregate: only "pairs" is supported, got ${JSON.stringify(o.aggregate)}`);
+      if (o.aggregate && o.follow) throw usage('--aggregate cannot be combined with --follow');
+      let whitelist: FlowFilter[];
+      try {
+        whitelist = buildWhitelist(o);
+      } catch (err) {
+        throw usage((err as Error).message);
+      }
+      const sel = selection(o);
+      const out = new Printer(io, o.output as Output, o);
+      try {
+        if (o.store !== undefined) fromStore(o, sel, whitelist, out);
+        else await fromServer(o, sel, whitelist, io, out);
+      } catch (err) {
+        if (err instanceof CliExit) throw err;
+        if (isTendrilError(err) && err.code === 'TND_OBSERVE_QUERY') throw usage(err.message);
+        throw err;
+      }
+    });
+}
