@@ -101,7 +101,7 @@ export interface SeedHarness {
   dir: string;
 }
 
-export function writeSeedFiles(subnet: number): { dir: string; policies: string; world: string } {
+export function writeSeedFiles(subnet: number, extraCheckoutIps: string[] = []): { dir: string; policies: string; world: string } {
   const dir = mkdtempSync(join(tmpdir(), 'tendril-proxy-'));
   const policies = join(dir, 'policies');
   mkdirSync(policies);
@@ -112,7 +112,7 @@ export function writeSeedFiles(subnet: number): { dir: string; policies: string;
     [
       'endpoints:',
       `  - {name: payment-service-0, namespace: payments, labels: {app: payment-service}, ips: [127.0.${subnet}.10]}`,
-      `  - {name: checkout-service-0, namespace: checkout, labels: {app: checkout-service}, ips: [127.0.${subnet}.20]}`,
+      `  - {name: checkout-service-0, namespace: checkout, labels: {app: checkout-service}, ips: [${[`127.0.${subnet}.20`, ...extraCheckoutIps].join(', ')}]}`,
       `  - {name: rogue-0, namespace: payments, labels: {app: rogue}, ips: [127.0.${subnet}.66]}`,
       '',
     ].join('\n'),
@@ -123,9 +123,9 @@ export function writeSeedFiles(subnet: number): { dir: string; policies: string;
 export async function startSeedHarness(
   t: TestContext,
   subnet: number,
-  opts: { limits?: Partial<ProxyOptions>; handler?: UpstreamHandler; upstreamPort?: number } = {},
+  opts: { limits?: Partial<ProxyOptions>; handler?: UpstreamHandler; upstreamPort?: number; /** More addresses of checkout (e.g. 127.0.0.1 for clients that cannot bind, like wrk). */ extraCheckoutIps?: string[] } = {},
 ): Promise<SeedHarness> {
-  const files = writeSeedFiles(subnet);
+  const files = writeSeedFiles(subnet, opts.extraCheckoutIps);
   t.after(() => rmSync(files.dir, { recursive: true, force: true }));
   const world = loadWorld(files.world);
   const engine = createEngine({ policies: loadPolicies([files.policies]), world });
