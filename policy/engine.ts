@@ -26,6 +26,7 @@ export interface EngineOptions {
 }
 
 const MEMO_LIMIT = 1_000_000;
+const PROTO_INDEX: Record<string, number> = { TCP: 0, UDP: 1, SCTP: 2, ICMP: 3 };
 
 export class Engine implements PolicyEngine {
   readonly policies: PolicySet;
@@ -33,14 +34,31 @@ export class Engine implements PolicyEngine {
   /** identity id -> rules selecting it, per direction. */
   readonly subjects: Map<string, SubjectRules>;
   private readonly cache: SelectorCache;
-  private memo = new Map<string, SidePlan>();
+  /** (subject identity, direction) -> (peer identity, protocol, port) -> plan. */
+  private memo = new Map<number, Map<number, SidePlan>>();
+  private memoSize = 0;
+  /** Identity keys interned to small integers, so a memo key is one exact double. */
+  private readonly ids: Map<string, number>;
 
-  constructor(opts: EngineOptions, reuse?: { subjects: Map<string, SubjectRules>; cache: SelectorCache }) {
+  constructor(
+    opts: EngineOptions,
+    reuse?: { subjects: Map<string, SubjectRules>; cache: SelectorCache; ids: Map<string, number>; check: readonly Endpoint[] },
+  ) {
     this.policies = opts.policies;
     this.world = opts.world;
     this.cache = reuse?.cache ?? new SelectorCache();
+    this.ids = reuse?.ids ?? new Map();
     this.subjects = reuse?.subjects ?? resolveSubjects(opts.policies.rules, opts.world.endpoints);
-    checkL7Conflicts(this.subjects, opts.world.endpoints);
+    checkL7Conflicts(this.subjects, reuse?.check ?? opts.world.endpoints);
+  }
+
+  private intern(key: string): number {
+    let n = this.ids.get(key);
+    if (n === undefined) {
+      n = this.ids.size;
+      this.ids.set(key, n);
+    }
+    return n;
   }
 
   rulesFor(ep: Endpoint): SubjectRules {
@@ -49,12 +67,22 @@ export class Engine implements PolicyEngine {
 
   /** The payload-independent plan of one side, memoized. */
   plan(subject: Endpoint, dir: Direction, peer: Peer, proto: string, port: number): SidePlan {
-    const key = `${subject.identity.id}\u0000${dir}\u0000${peer.key}\u0000${proto}\u0000${port}`;
-    let p = this.memo.get(key);
+    const outerKey = this.intern(subject.identity.id) * 2 + (dir === 'ingress' ? 1 : 0);
+    const innerKey = (this.intern(peer.key) * 4 + (PROTO_INDEX[proto] ?? 0)) * 65_536 + port;
+    let inner = this.memo.get(outerKey);
+    if (!inner) {
+      inner = new Map();
+      this.memo.set(outerKey, inner);
+    }
+    let p = inner.get(innerKey);
     if (!p) {
       p = planSide(this.rulesFor(subject)[dir], dir, subject.id, peer, proto, port, this.cache);
-      if (this.memo.size >= MEMO_LIMIT) this.memo = new Map();
-      this.memo.set(key, p);
+      if (++this.memoSize > MEMO_LIMIT) {
+        this.memo = new Map([[outerKey, inner]]);
+        inner.clear();
+        this.memoSize = 1;
+      }
+      inner.set(innerKey, p);
     }
     return p;
   }
@@ -106,7 +134,7 @@ export class Engine implements PolicyEngine {
     const rep = new Map<string, Endpoint>();
     for (const ep of this.world.endpoints) if (touched.has(ep.identity.id)) rep.set(ep.identity.id, ep);
     for (const [id, sr] of resolveSubjects(policies.rules, [...rep.values()])) subjects.set(id, sr);
-    return new Engine({ policies, world: this.world }, { subjects, cache: this.cache });
+    return new Engine({ policies, world: this.world }, { subjects, cache: this.cache, ids: this.ids, check: [...rep.values()] });
   }
 
   /** A new snapshot for a changed world (endpoints added/removed); known identities are reused. */
@@ -119,7 +147,7 @@ export class Engine implements PolicyEngine {
       else fresh.push(ep);
     }
     for (const [id, sr] of resolveSubjects(this.policies.rules, fresh)) subjects.set(id, sr);
-    return new Engine({ policies: this.policies, world }, { subjects, cache: this.cache });
+    return new Engine({ policies: this.policies, world }, { subjects, cache: this.cache, ids: this.ids, check: fresh });
   }
 }
 
@@ -155,7 +183,28 @@ export function resolveSubjects(rules: readonly Rule[], endpoints: readonly Endp
   return out;
 }
 
+const NO_SIDE = {};
+/** L3/L4 verdicts (no payload) per (egress plan, ingress plan): plans are memoized, so are these. */
+const combined = new WeakMap<object, WeakMap<object, Verdict>>();
+
 function combine(eg: SidePlan | null, ing: SidePlan | null, payload: Payload | null): Verdict {
+  if (payload) return combineNow(eg, ing, payload);
+  const a = eg ?? NO_SIDE;
+  const b = ing ?? NO_SIDE;
+  let inner = combined.get(a);
+  if (!inner) {
+    inner = new WeakMap();
+    combined.set(a, inner);
+  }
+  let v = inner.get(b);
+  if (!v) {
+    v = Object.freeze(combineNow(eg, ing, null));
+    inner.set(b, v);
+  }
+  return v;
+}
+
+function combineNow(eg: SidePlan | null, ing: SidePlan | null, payload: Payload | null): Verdict {
   const e: SideOutcome | null = eg ? judgeSide(eg, payload) : null;
   const i: SideOutcome | null = ing ? judgeSide(ing, payload) : null;
   const l4Allowed = (eg?.allowed ?? true) && (ing?.allowed ?? true);

@@ -28,7 +28,19 @@ const HOST = reservedLabels(['host']);
 const REMOTE = reservedLabels(['remote-node']);
 const WORLD = reservedLabels(['world']);
 
+const endpointPeers = new WeakMap<Endpoint, Peer>();
+
+/** The peer view of an endpoint (cached per endpoint object: endpoints are immutable). */
 export function endpointPeer(ep: Endpoint): Peer {
+  let p = endpointPeers.get(ep);
+  if (!p) {
+    p = Object.freeze(makeEndpointPeer(ep));
+    endpointPeers.set(ep, p);
+  }
+  return p;
+}
+
+function makeEndpointPeer(ep: Endpoint): Peer {
   return {
     kind: 'endpoint',
     labels: ep.identity,
@@ -41,8 +53,27 @@ export function endpointPeer(ep: Endpoint): Peer {
   };
 }
 
-/** Classifies an address: endpoint, node, kube-apiserver or world (with FQDN names). */
+const ipPeers = new WeakMap<World, Map<string, Peer>>();
+const IP_CACHE_LIMIT = 100_000;
+
+/** Classifies an address: endpoint, node, kube-apiserver or world (with FQDN names). Cached per world. */
 export function peerByIp(world: World, ipText: string): Peer | null {
+  let cache = ipPeers.get(world);
+  if (!cache) {
+    cache = new Map();
+    ipPeers.set(world, cache);
+  }
+  const hit = cache.get(ipText);
+  if (hit) return hit;
+  const p = classifyIp(world, ipText);
+  if (p) {
+    if (cache.size >= IP_CACHE_LIMIT) cache.clear();
+    cache.set(ipText, Object.freeze(p));
+  }
+  return p;
+}
+
+function classifyIp(world: World, ipText: string): Peer | null {
   const ip = parseIp(ipText);
   if (!ip) return null;
   const ep = world.byIp.get(ipText);

@@ -1,0 +1,188 @@
+/**
+ * Policy engine benchmark (issue 3): 1,000 policies x 10,000 endpoints.
+ * Measures L3/L4 verdicts/s, HTTP L7 verdicts/s, full resolution, one-policy change, and RE2 vs
+ * JS RegExp for HTTP path matching. Prints ratios: vs a baseline measured in this run (one
+ * Map.get of a precomputed verdict, the floor for any O(1) lookup) and vs the issue's targets.
+ */
+import { stringify } from 'yaml';
+import { createEngine, parsePolicyText, mergePolicySets, worldFromObject, type PolicySet } from '../policy/index.js';
+import { compileRe2 } from '../policy/regex.js';
+import type { Engine } from '../policy/engine.js';
+import type { Peer } from '../policy/peers.js';
+import { endpointPeer } from '../policy/peers.js';
+
+const NS = 100;
+const PER_NS = 100; // 10,000 endpoints
+const POLICIES_PER_NS = 10; // 1,000 policies
+const APPS = 20;
+
+function buildWorld(): ReturnType<typeof worldFromObject> {
+  const endpoints = [];
+  for (let n = 0; n < NS; n++) {
+    for (let i = 0; i < PER_NS; i++) {
+      endpoints.push({
+        name: `pod-${i}`,
+        namespace: `ns-${n}`,
+        labels: { app: `app-${i % APPS}`, tier: i % 2 ? 'web' : 'db' },
+        ips: [`10.${n}.${Math.floor(i / 250)}.${(i % 250) + 1}`],
+      });
+    }
+  }
+  return worldFromObject({ namespaces: Array.from({ length: NS }, (_, n) => ({ name: `ns-${n}`, labels: { team: `t${n % 7}` } })), endpoints });
+}
+
+function policyDoc(n: number, k: number, variant = 0): string {
+  const app = `app-${k}`;
+  const peer = `app-${(k + 1) % APPS}`;
+  return stringify({
+    apiVersion: 'cilium.io/v2',
+    kind: 'CiliumNetworkPolicy',
+    metadata: { name: `p-${k}`, namespace: `ns-${n}` },
+    spec: {
+      endpointSelector: { matchLabels: { app } },
+      ingress: [
+        {
+          fromEndpoints: [{ matchLabels: { app: peer } }],
+          toPorts: [
+            {
+              ports: [{ port: String(8080 + variant), protocol: 'TCP' }],
+              rules: {
+                http: [
+                  { method: 'GET', path: '/api/v1/items/[0-9]+' },
+                  { method: 'POST', path: '/api/v1/items', headers: ['X-Req'] },
+                  { method: 'GET|HEAD', path: '/status|/healthz' },
+                ],
+              },
+            },
+          ],
+        },
+        { fromEndpoints: [{ matchLabels: { tier: 'web', 'k8s:io.kubernetes.pod.namespace': `ns-${(n + 1) % NS}` } }], toPorts: [{ ports: [{ port: '9090', protocol: 'TCP' }] }] },
+      ],
+      egress: [{ toEndpoints: [{}] }, { toEntities: ['kube-apiserver'] }],
+    },
+  });
+}
+
+function policies(): { set: PolicySet; docs: string[] } {
+  const docs: string[] = [];
+  for (let n = 0; n < NS; n++) for (let k = 0; k < POLICIES_PER_NS; k++) docs.push(policyDoc(n, k));
+  return { set: mergePolicySets(docs.map((d, i) => parsePolicyText(d, `p${i}.yaml`))), docs };
+}
+
+/** ns per op of `fn` over `iters` calls. */
+function measure(iters: number, fn: (i: number) => unknown): number {
+  let sink = 0;
+  for (let i = 0; i < Math.min(iters, 10_000); i++) if (fn(i)) sink++; // warm-up
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < iters; i++) if (fn(i)) sink++;
+  const ns = Number(process.hrtime.bigint() - t0) / iters;
+  if (sink < 0) throw new Error('unreachable');
+  return ns;
+}
+
+const fmt = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+
+export async function run(log: (line: string) => void): Promise<void> {
+  const world = buildWorld();
+  const { set } = policies();
+  log(`cluster: ${world.endpoints.length} endpoints, ${set.documents.length} policies (${set.rules.length} rules)`);
+
+  const t0 = performance.now();
+  let engine: Engine = createEngine({ policies: set, world });
+  const fullMs = performance.now() - t0;
+
+  // Pairs exercised on the hot path: a few thousand distinct (src, dst) so lookups hit the memo.
+  const eps = world.endpoints;
+  const pairs: [Peer, Peer][] = [];
+  for (let i = 0; i < 4096; i++) {
+    const n = i % NS;
+    const dst = eps[n * PER_NS + (i % APPS)];
+    const src = eps[n * PER_NS + ((i + 1) % APPS)];
+    pairs.push([endpointPeer(src), endpointPeer(dst)]);
+  }
+  // Baseline: one Map.get of a precomputed verdict per lookup.
+  const base = new Map<number, boolean>();
+  for (let i = 0; i < pairs.length; i++) base.set(i * 65_536 + 8080, true);
+  const baselineNs = measure(2_000_000, (i) => base.get((i & 4095) * 65_536 + 8080));
+
+  for (const [s, d] of pairs) engine.evaluate(s, d, 8080, 'TCP', null); // populate the compiled map
+  const l4Ns = measure(1_000_000, (i) => {
+    const [s, d] = pairs[i & 4095];
+    return engine.evaluate(s, d, 8080, 'TCP', null).allowed;
+  });
+
+  const conns = pairs.slice(0, 256).map(([s, d]) =>
+    engine.connection({ from: { endpoint: s.endpoint!.id }, to: { endpoint: d.endpoint!.id }, port: 8080, protocol: 'TCP' }),
+  );
+  const reqs = [
+    { method: 'GET', path: '/api/v1/items/12345', host: 'svc', headers: {} },
+    { method: 'POST', path: '/api/v1/items', host: 'svc', headers: { 'x-req': '1' } },
+    { method: 'DELETE', path: '/api/v1/items/1', host: 'svc', headers: {} },
+    { method: 'HEAD', path: '/healthz', host: 'svc', headers: {} },
+  ];
+  const l7Ns = measure(500_000, (i) => conns[i & 255].judgeHttp(reqs[i & 3]).allowed);
+  const connNs = measure(200_000, (i) => {
+    const [s, d] = pairs[i & 4095];
+    return engine.connection({ from: { endpoint: s.endpoint!.id }, to: { endpoint: d.endpoint!.id }, port: 8080, protocol: 'TCP' }).verdict.allowed;
+  });
+
+  // Eager compile: every identity's ingress plan from every identity of its namespace on 8080.
+  const reps = new Map<string, (typeof eps)[number]>();
+  for (const ep of eps) if (!reps.has(ep.identity.id)) reps.set(ep.identity.id, ep);
+  const byNs = new Map<string, (typeof eps)[number][]>();
+  for (const ep of reps.values()) byNs.set(ep.namespace, [...(byNs.get(ep.namespace) ?? []), ep]);
+  const fresh = createEngine({ policies: set, world });
+  const g0 = performance.now();
+  let plans = 0;
+  for (const group of byNs.values()) {
+    for (const dst of group) for (const src of group) {
+      fresh.plan(dst, 'ingress', endpointPeer(src), 'TCP', 8080);
+      plans++;
+    }
+  }
+  const eagerMs = performance.now() - g0;
+
+  // One policy change: replace p-3 in ns-42 with a variant on another port, then swap.
+  const changed = parsePolicyText(policyDoc(42, 3, 1), 'changed.yaml');
+  const next: PolicySet = { ...set, rules: [...set.rules.filter((r) => r.policy !== 'ns-42/p-3'), ...changed.rules] };
+  const c0 = performance.now();
+  const engine2 = engine.withPolicies(next);
+  const changeMs = performance.now() - c0;
+  engine = engine2;
+
+  // Regex engines on the HTTP path rule, including a catastrophic-backtracking pattern.
+  const js = compileRe2('/api/v1/items/[0-9]+');
+  if (typeof js === 'string') throw new Error(js);
+  const paths = ['/api/v1/items/12345', '/api/v1/items/x', '/other/path/that/is/longer'];
+  const jsNs = measure(1_000_000, (i) => js.matcher(paths[i % 3]));
+  const evil = compileRe2('(a+)+b');
+  if (typeof evil === 'string') throw new Error(evil);
+  const evilInput = `${'a'.repeat(24)}c`;
+  const e0 = performance.now();
+  evil.matcher(evilInput);
+  const evilJsMs = performance.now() - e0;
+
+  log(`baseline Map.get lookup: ${fmt(baselineNs)} ns/op`);
+  log(`L3/L4 verdict (memoized map):   ${fmt(l4Ns)} ns/op = ${fmt(l4Ns / baselineNs)}x baseline; ${fmt(1e9 / l4Ns)} verdicts/s; ${fmt(l4Ns / 1000)}x of the 1 µs target`);
+  log(`engine.connection(ns/pod refs): ${fmt(connNs)} ns/op = ${fmt(connNs / baselineNs)}x baseline (per connection, resolves names)`);
+  log(`HTTP L7 verdict (judgeHttp):    ${fmt(l7Ns)} ns/op = ${fmt(l7Ns / baselineNs)}x baseline; ${fmt(1e9 / l7Ns)} verdicts/s; ${fmt(l7Ns / 5000)}x of the 5 µs target`);
+  log(`full resolution:                ${fmt(fullMs)} ms = ${fmt(fullMs / 2000)}x of the 2 s target`);
+  log(`eager compile of ${plans} (identity, peer, port) entries: ${fmt(eagerMs)} ms (${fmt((eagerMs * 1e6) / plans)} ns/entry); resolution + eager = ${fmt((fullMs + eagerMs) / 2000)}x of the 2 s target`);
+  log(`one-policy change (withPolicies): ${fmt(changeMs)} ms = ${fmt(changeMs / 50)}x of the 50 ms target`);
+  log(`regex JS RegExp ^(?:...)$ path match: ${fmt(jsNs)} ns/op = ${fmt(jsNs / baselineNs)}x baseline`);
+  log(`regex JS RegExp on (a+)+b with 24 a's + c (backtracking): ${fmt(evilJsMs)} ms`);
+  try {
+    const mod = (await import('re2' as string)) as { default: new (p: string) => { test(s: string): boolean } };
+    const RE2 = mod.default;
+    const re = new RE2('^(?:/api/v1/items/[0-9]+)$');
+    const re2Ns = measure(1_000_000, (i) => re.test(paths[i % 3]));
+    const evil2 = new RE2('^(?:(a+)+b)$');
+    const r0 = performance.now();
+    evil2.test(evilInput);
+    const evilRe2Ms = performance.now() - r0;
+    log(`regex RE2 (re2 package) path match: ${fmt(re2Ns)} ns/op = ${fmt(re2Ns / jsNs)}x JS RegExp`);
+    log(`regex RE2 on (a+)+b with 24 a's + c: ${fmt(evilRe2Ms)} ms = ${fmt(evilRe2Ms / Math.max(evilJsMs, 1e-3))}x JS RegExp`);
+  } catch {
+    log('regex RE2: the re2 package is not installed (needs a native build); only JS RegExp measured');
+  }
+}
