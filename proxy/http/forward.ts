@@ -91,9 +91,10 @@ export function forwardRequest(
     abortBody(status, reason) {
       if (finished) return;
       const err = Object.assign(new Error('client request body malformed'), { code: 'TND_HTTP_MALFORMED' });
+      // finish first: controller.abort() calls onResponseError synchronously.
+      finish({ kind: 'failure', failure: { status, reason }, latencyNs: elapsed(), answered: gotHeaders });
       controller?.abort(err);
       req.unpipe();
-      finish({ kind: 'failure', failure: { status, reason }, latencyNs: elapsed(), answered: gotHeaders });
       if (gotHeaders) res.destroy();
     },
   };

@@ -25,6 +25,8 @@ export interface SeenRequest {
   bodyBytes: number;
   complete: boolean;
   aborted: boolean;
+  /** Port of the upstream connection the request came on (identifies the connection). */
+  remotePort: number;
 }
 
 export interface RecordingUpstream {
@@ -57,7 +59,7 @@ export async function startRecordingUpstream(host: string, handler: UpstreamHand
     s.on('data', (d: Buffer) => chunks.push(d));
   });
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const seen: SeenRequest = { method: req.method ?? '', url: req.url ?? '', rawHeaders: req.rawHeaders, bodyBytes: 0, complete: false, aborted: false };
+    const seen: SeenRequest = { method: req.method ?? '', url: req.url ?? '', rawHeaders: req.rawHeaders, bodyBytes: 0, complete: false, aborted: false, remotePort: req.socket.remotePort ?? 0 };
     requests.push(seen);
     req.on('data', (d: Buffer) => (seen.bodyBytes += d.length));
     req.on('end', () => (seen.complete = true));
