@@ -31,8 +31,29 @@ export function nowNs(): bigint {
   return BigInt(us) * 1000n;
 }
 
-/** Parses a flow time (RFC 3339) into epoch nanoseconds; NaN-safe: returns null on bad input. */
+let lastPrefix = '';
+let lastPrefixMs = 0;
+
+/**
+ * Parses a flow time (RFC 3339) into epoch nanoseconds; returns null on bad input. The seconds
+ * part of the last call is cached: consecutive flows mostly share it.
+ */
 export function parseFlowTime(time: string): bigint | null {
+  if (time.length > 20 && time.charCodeAt(19) === 46 /* . */ && time.endsWith('Z')) {
+    const prefix = time.slice(0, 19);
+    const frac = time.slice(20, -1);
+    if (frac.length <= 9 && /^\d+$/.test(frac)) {
+      let ms: number;
+      if (prefix === lastPrefix) ms = lastPrefixMs;
+      else {
+        ms = Date.parse(`${prefix}Z`);
+        if (Number.isNaN(ms)) return null;
+        lastPrefix = prefix;
+        lastPrefixMs = ms;
+      }
+      return BigInt(ms) * 1_000_000n + BigInt(frac.padEnd(9, '0'));
+    }
+  }
   const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/.exec(time);
   if (!m) return null;
   const secMs = Date.parse(`${m[1]}${m[3]}`);

@@ -7,6 +7,7 @@ import type { Endpoint, Flow } from '../flow.js';
 import { LABELS_CONTEXT } from './options.js';
 
 type Side = 'source' | 'destination';
+const EMPTY: string[] = [];
 
 function endpoint(flow: Flow, side: Side): Endpoint | undefined {
   return side === 'source' ? flow.source : flow.destination;
@@ -76,6 +77,13 @@ export class ContextLabels {
     this.srcByDir = { EGRESS: list('sourceEgressContext'), INGRESS: list('sourceIngressContext') };
     this.dstByDir = { EGRESS: list('destinationEgressContext'), INGRESS: list('destinationIngressContext') };
     this.names = [...this.labelsContext, ...(this.src ? ['source'] : []), ...(this.dst ? ['destination'] : [])];
+  }
+
+  /** Label values for one flow in `names` order (a shared empty array when none configured). */
+  list(flow: Flow): string[] {
+    if (this.names.length === 0) return EMPTY;
+    const v = this.values(flow);
+    return this.names.map((n) => v[n] ?? '');
   }
 
   /** Label values for one flow, keyed by label name. */

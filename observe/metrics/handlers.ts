@@ -4,7 +4,8 @@
  * shared/spec/hubble-compat.md §4.2. Deliberate differences from upstream quirks: ICMPv6 flows get
  * family `IPv6` in hubble_icmp_total; help texts say what is counted.
  */
-import { Counter, Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { FastHistogram, FastCounter } from './fast-metrics.js';
 import { TRACE_SUB_TYPES } from '../enums.js';
 import type { Flow } from '../flow.js';
 import { icmpv4TypeCode, icmpv6TypeCode } from '../icmp.js';
@@ -13,13 +14,6 @@ import type { MetricSpec } from './options.js';
 
 export interface MetricHandler {
   process(flow: Flow): void;
-}
-
-/** Label objects with keys in name order, as Go's exposition prints them. */
-function sorted(labels: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const k of Object.keys(labels).sort()) out[k] = labels[k]!;
-  return out;
 }
 
 const DNS_RCODES: Record<number, string> = {
@@ -75,13 +69,13 @@ const isForwarded = (f: Flow): boolean => f.verdict === 'FORWARDED' || f.verdict
 
 type Make = (spec: MetricSpec, reg: Registry) => MetricHandler;
 
-/** Builds a counter whose label names are the context names plus the plugin's own. */
-function counter(reg: Registry, name: string, help: string, ctx: ContextLabels, own: string[]): Counter<string> {
-  return new Counter({ name, help, labelNames: [...ctx.names, ...own], registers: [reg] });
+/** A counter whose label names are the context names plus the plugin's own. */
+function counter(reg: Registry, name: string, help: string, ctx: ContextLabels, own: string[]): FastCounter {
+  return new FastCounter(reg, name, help, [...ctx.names, ...own]);
 }
 
-function histogram(reg: Registry, name: string, help: string, ctx: ContextLabels, own: string[]): Histogram<string> {
-  return new Histogram({ name, help, labelNames: [...ctx.names, ...own], registers: [reg] });
+function histogram(reg: Registry, name: string, help: string, ctx: ContextLabels, own: string[]): FastHistogram {
+  return new FastHistogram(reg, name, help, [...ctx.names, ...own]);
 }
 
 const dns: Make = (spec, reg) => {
@@ -98,17 +92,14 @@ const dns: Make = (spec, reg) => {
       if (!d) return;
       if (ignoreAAAA && d.qtypes?.[0] === 'AAAA') return;
       const qtypes = (d.qtypes ?? []).join(',');
-      const base: Record<string, string> = { ...ctx.values(flow), qtypes, ips_returned: String(d.ips?.length ?? 0) };
-      if (withQuery) base.query = d.query;
-      if (flow.verdict === 'DROPPED') queries.inc(sorted({ ...base, rcode: 'Policy denied' }));
-      else if (flow.is_reply !== true) queries.inc(sorted({ ...base, rcode: '' }));
+      const c = ctx.list(flow);
+      const q = withQuery ? [d.query] : [];
+      const ips = String(d.ips?.length ?? 0);
+      if (flow.verdict === 'DROPPED') queries.inc([...c, 'Policy denied', qtypes, ips, ...q]);
+      else if (flow.is_reply !== true) queries.inc([...c, '', qtypes, ips, ...q]);
       else {
-        responses.inc(sorted({ ...base, rcode: DNS_RCODES[d.rcode ?? 0] ?? String(d.rcode) }));
-        for (const rr of d.rrtypes ?? []) {
-          const l: Record<string, string> = { ...ctx.values(flow), type: rr, qtypes };
-          if (withQuery) l.query = d.query;
-          types.inc(sorted(l));
-        }
+        responses.inc([...c, DNS_RCODES[d.rcode ?? 0] ?? String(d.rcode), qtypes, ips, ...q]);
+        for (const rr of d.rrtypes ?? []) types.inc([...c, rr, qtypes, ...q]);
       }
     },
   };
@@ -120,7 +111,7 @@ const drop: Make = (spec, reg) => {
   return {
     process(flow) {
       if (flow.verdict !== 'DROPPED') return;
-      c.inc(sorted({ ...ctx.values(flow), reason: flow.drop_reason_desc ?? 'DROP_REASON_UNKNOWN', protocol: protocolLabel(flow) }));
+      c.inc([...ctx.list(flow), flow.drop_reason_desc ?? 'DROP_REASON_UNKNOWN', protocolLabel(flow)]);
     },
   };
 };
@@ -131,9 +122,9 @@ const tcp: Make = (spec, reg) => {
   return {
     process(flow) {
       const f = flow.l4?.TCP?.flags;
-      if (!isForwarded(flow) || !flow.IP || !f) return;
+      if (!f || !flow.IP || !isForwarded(flow)) return;
       const family = flow.IP.ipVersion;
-      const inc = (flag: string): void => c.inc(sorted({ ...ctx.values(flow), flag, family }));
+      const inc = (flag: string): void => c.inc([...ctx.list(flow), flag, family]);
       if (f.FIN) inc('FIN');
       if (f.SYN) inc(f.ACK ? 'SYN-ACK' : 'SYN');
       if (f.RST) inc('RST');
@@ -146,7 +137,8 @@ const flowMetric: Make = (spec, reg) => {
   const c = counter(reg, 'hubble_flows_processed_total', 'Total number of flows processed', ctx, ['protocol', 'type', 'subtype', 'verdict']);
   return {
     process(flow) {
-      c.inc(sorted({ ...ctx.values(flow), protocol: protocolLabel(flow), ...flowTypeLabels(flow), verdict: flow.verdict }));
+      const t = flowTypeLabels(flow);
+      c.inc([...ctx.list(flow), protocolLabel(flow), t.type, t.subtype, flow.verdict]);
     },
   };
 };
@@ -156,7 +148,7 @@ const portDistribution: Make = (spec, reg) => {
   const c = counter(reg, 'hubble_port_distribution_total', 'Numbers of packets distributed by destination port', ctx, ['protocol', 'port']);
   return {
     process(flow) {
-      if (!isForwarded(flow) || flow.is_reply !== false || !flow.l4) return;
+      if (flow.is_reply !== false || !flow.l4 || !isForwarded(flow)) return;
       const l4 = flow.l4;
       let protocol = '';
       let port = '0';
@@ -166,7 +158,7 @@ const portDistribution: Make = (spec, reg) => {
       else if (l4.ICMPv4) protocol = 'ICMPv4';
       else if (l4.ICMPv6) protocol = 'ICMPv6';
       else return;
-      c.inc(sorted({ ...ctx.values(flow), protocol, port }));
+      c.inc([...ctx.list(flow), protocol, port]);
     },
   };
 };
@@ -178,8 +170,8 @@ const icmp: Make = (spec, reg) => {
     process(flow) {
       const v4 = flow.l4?.ICMPv4;
       const v6 = flow.l4?.ICMPv6;
-      if (v4) c.inc(sorted({ ...ctx.values(flow), family: 'IPv4', type: icmpv4TypeCode(v4.type, v4.code) }));
-      else if (v6) c.inc(sorted({ ...ctx.values(flow), family: 'IPv6', type: icmpv6TypeCode(v6.type, v6.code) }));
+      if (v4) c.inc([...ctx.list(flow), 'IPv4', icmpv4TypeCode(v4.type, v4.code)]);
+      else if (v6) c.inc([...ctx.list(flow), 'IPv6', icmpv6TypeCode(v6.type, v6.code)]);
     },
   };
 };
@@ -193,11 +185,12 @@ const http: Make = (spec, reg) => {
     process(flow) {
       const h = flow.l7?.http;
       if (!h) return;
-      const c = ctx.values(flow);
-      if (flow.l7!.type === 'REQUEST') requests.inc(sorted({ ...c, method: h.method, protocol: h.protocol, reporter: reporter(flow) }));
+      const c = ctx.list(flow);
+      const rep = reporter(flow);
+      if (flow.l7!.type === 'REQUEST') requests.inc([...c, h.method, h.protocol, rep]);
       else if (flow.l7!.type === 'RESPONSE') {
-        responses.inc(sorted({ ...c, method: h.method, protocol: h.protocol, status: String(h.code), reporter: reporter(flow) }));
-        duration.observe(sorted({ ...c, method: h.method, reporter: reporter(flow) }), (flow.l7!.latency_ns ?? 0) / 1e9);
+        responses.inc([...c, h.method, h.protocol, String(h.code), rep]);
+        duration.observe([...c, h.method, rep], (flow.l7!.latency_ns ?? 0) / 1e9);
       }
     },
   };
@@ -211,9 +204,10 @@ const httpV2: Make = (spec, reg) => {
     process(flow) {
       const h = flow.l7?.http;
       if (!h || flow.l7!.type !== 'RESPONSE') return;
-      const c = ctx.values(swapSides(flow));
-      requests.inc(sorted({ ...c, method: h.method, protocol: h.protocol, status: String(h.code), reporter: reporter(flow) }));
-      duration.observe(sorted({ ...c, method: h.method, reporter: reporter(flow) }), (flow.l7!.latency_ns ?? 0) / 1e9);
+      const c = ctx.names.length > 0 ? ctx.list(swapSides(flow)) : [];
+      const rep = reporter(flow);
+      requests.inc([...c, h.method, h.protocol, String(h.code), rep]);
+      duration.observe([...c, h.method, rep], (flow.l7!.latency_ns ?? 0) / 1e9);
     },
   };
 };
@@ -226,9 +220,10 @@ const kafka: Make = (spec, reg) => {
     process(flow) {
       const k = flow.l7?.kafka;
       if (!k || flow.l7!.type !== 'REQUEST') return;
-      const c = ctx.values(flow);
-      requests.inc(sorted({ ...c, topic: k.topic ?? '', api_key: k.api_key, error_code: String(k.error_code ?? 0), reporter: reporter(flow) }));
-      duration.observe(sorted({ ...c, topic: k.topic ?? '', api_key: k.api_key, reporter: reporter(flow) }), (flow.l7!.latency_ns ?? 0) / 1e9);
+      const c = ctx.list(flow);
+      const rep = reporter(flow);
+      requests.inc([...c, k.topic ?? '', k.api_key, String(k.error_code ?? 0), rep]);
+      duration.observe([...c, k.topic ?? '', k.api_key, rep], (flow.l7!.latency_ns ?? 0) / 1e9);
     },
   };
 };
@@ -248,7 +243,7 @@ const policy: Make = (spec, reg) => {
         match = flow.l7.http ? 'l7/http' : flow.l7.dns ? 'l7/dns' : flow.l7.kafka ? 'l7/kafka' : 'l7/unknown';
       } else return;
       const direction = flow.traffic_direction === 'TRAFFIC_DIRECTION_UNKNOWN' ? 'unknown' : flow.traffic_direction.toLowerCase();
-      c.inc(sorted({ ...ctx.values(flow), direction, match, action: flow.verdict.toLowerCase() }));
+      c.inc([...ctx.list(flow), direction, match, flow.verdict.toLowerCase()]);
     },
   };
 };
@@ -265,12 +260,12 @@ const flowsToWorld: Make = (spec, reg) => {
       if (flow.verdict === 'DROPPED' && !anyDrop && flow.drop_reason_desc !== 'POLICY_DENIED') return;
       if (flow.verdict !== 'DROPPED' && flow.verdict !== 'FORWARDED' && flow.verdict !== 'REDIRECTED') return;
       if (synOnly && flow.l4?.TCP && !(flow.l4.TCP.flags?.SYN && !flow.l4.TCP.flags.ACK)) return;
-      const l: Record<string, string> = { ...ctx.values(flow), protocol: protocolLabel(flow), verdict: flow.verdict };
+      const values = [...ctx.list(flow), protocolLabel(flow), flow.verdict];
       if (withPort) {
         const p = flow.l4?.TCP ?? flow.l4?.UDP ?? flow.l4?.SCTP;
-        l.port = p ? String(p.destination_port) : '';
+        values.push(p ? String(p.destination_port) : '');
       }
-      c.inc(sorted(l));
+      c.inc(values);
     },
   };
 };
