@@ -125,7 +125,7 @@ export function writeSeedFiles(subnet: number, extraCheckoutIps: string[] = []):
 export async function startSeedHarness(
   t: TestContext,
   subnet: number,
-  opts: { limits?: Partial<ProxyOptions>; handler?: UpstreamHandler; upstreamPort?: number; /** More addresses of checkout (e.g. 127.0.0.1 for clients that cannot bind, like wrk). */ extraCheckoutIps?: string[] } = {},
+  opts: { limits?: Partial<ProxyOptions>; handler?: UpstreamHandler; /** Send allowed traffic elsewhere (e.g. nginx) instead of the recording upstream. */ upstreamHost?: string; upstreamPort?: number; /** More addresses of checkout (e.g. 127.0.0.1 for clients that cannot bind, like wrk). */ extraCheckoutIps?: string[] } = {},
 ): Promise<SeedHarness> {
   const files = writeSeedFiles(subnet, opts.extraCheckoutIps);
   t.after(() => rmSync(files.dir, { recursive: true, force: true }));
@@ -145,7 +145,7 @@ export async function startSeedHarness(
         listen: { host: `127.0.${subnet}.1`, port: 0 },
         protocol: 'http',
         source: new ExplicitRedirectSource(
-          { destinationEndpoint: 'payments/payment-service-0', destinationPort: 8080, upstream: { host: upstream.host, port: opts.upstreamPort ?? upstream.port } },
+          { destinationEndpoint: 'payments/payment-service-0', destinationPort: 8080, upstream: { host: opts.upstreamHost ?? upstream.host, port: opts.upstreamPort ?? upstream.port } },
           (ip) => engine.endpointByIp(ip),
         ),
       },
