@@ -69,19 +69,42 @@ export function parseFlowTime(time: string): bigint | null {
  */
 export function newFlow(init: FlowInit): Flow {
   const isL7 = init.l7 !== undefined;
-  const flow: Flow = {
-    ...init,
+  // Every flow gets the same keys in the same order (absent = undefined, which JSON omits), so all
+  // flows share one object shape and the readers' property loads stay monomorphic.
+  return {
     time: init.time ?? formatFlowTime(nowNs()),
     uuid: init.uuid ?? randomUUID(),
     verdict: init.verdict,
+    drop_reason_desc: init.drop_reason_desc,
+    IP: init.IP,
+    l4: init.l4,
+    source: init.source,
+    destination: init.destination,
     Type: init.Type ?? (isL7 ? 'L7' : 'L3_L4'),
     node_name: init.node_name ?? '',
+    source_names: init.source_names,
+    destination_names: init.destination_names,
+    l7: init.l7,
+    is_reply: init.is_reply,
     event_type:
       init.event_type ?? (isL7 ? { type: EVENT_TYPES.l7 } : init.verdict === 'DROPPED' ? { type: EVENT_TYPES.drop, sub_type: 133 } : { type: EVENT_TYPES.trace, sub_type: 0 }),
+    source_service: init.source_service,
+    destination_service: init.destination_service,
     traffic_direction: init.traffic_direction ?? 'TRAFFIC_DIRECTION_UNKNOWN',
+    policy_match_type: init.policy_match_type,
+    trace_observation_point: init.trace_observation_point,
+    proxy_port: init.proxy_port,
+    socket_cookie: init.socket_cookie,
+    cgroup_id: init.cgroup_id,
+    auth_type: init.auth_type,
+    trace_context: init.trace_context,
+    egress_allowed_by: init.egress_allowed_by,
+    ingress_allowed_by: init.ingress_allowed_by,
+    egress_denied_by: init.egress_denied_by,
+    ingress_denied_by: init.ingress_denied_by,
+    policy_log: init.policy_log,
     Summary: init.Summary ?? summarize(init),
   };
-  return flow;
 }
 
 /** `namespace/name` (or `name` for cluster-wide) + rule -> flow.Policy. */

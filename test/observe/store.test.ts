@@ -112,7 +112,7 @@ test('queryFlows returns the last N matching flows in time order, or the first N
   assert.deepEqual(last.map((f) => f.uuid), dropped.slice(-5).map((f) => f.uuid));
   const first = store.queryFlows({ number: 3, first: true, whitelist: [{ verdict: ['DROPPED'], destination_pod: ['shop/'] }] });
   assert.deepEqual(first.map((f) => f.uuid), dropped.slice(0, 3).map((f) => f.uuid));
-  assert.deepEqual(first[0], dropped[0]);
+  assert.deepEqual(first[0], JSON.parse(JSON.stringify(dropped[0])));
 });
 
 test('retention pruning deletes flows and pair hours older than the cutoff, keeps the rest', (t) => {
