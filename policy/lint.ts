@@ -53,17 +53,20 @@ export function lintPolicies(set: PolicySet, world?: World): LintFinding[] {
   const out: LintFinding[] = [];
   const cache = new SelectorCache();
   const dnsPods = [KUBE_DNS, ...(world?.endpoints.filter((e) => e.labels['k8s-app'] === 'kube-dns').map((e) => e.identity) ?? [])];
+  const closing: string[] = [];
   for (const r of set.rules) {
     if (r.kind !== 'CiliumClusterwideNetworkPolicy' || !r.subject) continue;
     const dns = dnsPods.find((d) => matchesSelector(r.subject!, d));
     if (!dns) continue;
-    if ((r.ingress.defaultDeny && !allowsDnsIngress(set.rules, dns, cache)) || r.egress.defaultDeny) {
-      out.push({
-        code: 'kube-dns-default-deny',
-        policy: r.policy,
-        message: `${r.policy}: this cluster-wide default deny (${[r.ingress.defaultDeny && 'ingress', r.egress.defaultDeny && 'egress'].filter(Boolean).join(' and ')}) also selects CoreDNS (k8s-app=kube-dns in kube-system); unless CoreDNS's own ingress (53) and egress (upstream resolvers) are allowed, DNS breaks for every pod. Exclude kube-system from the selector or add allows for kube-dns.`,
-      });
-    }
+    const dirs = [r.ingress.defaultDeny && !allowsDnsIngress(set.rules, dns, cache) && 'ingress', r.egress.defaultDeny && 'egress'].filter(Boolean);
+    if (dirs.length > 0) closing.push(`${r.policy} (${dirs.join(' and ')})`);
+  }
+  if (closing.length > 0) {
+    out.push({
+      code: 'kube-dns-default-deny',
+      policy: closing[0].split(' ')[0],
+      message: `cluster-wide policies put CoreDNS (k8s-app=kube-dns in kube-system) into default deny: ${closing.join(', ')}. Nothing allows CoreDNS's own ingress on 53 (and its egress to upstream resolvers), so DNS breaks for every pod. Exclude kube-system from their endpointSelector or add allows for kube-dns.`,
+    });
   }
   const byPolicy = new Map<string, Rule[]>();
   for (const r of set.rules) byPolicy.set(r.policy, [...(byPolicy.get(r.policy) ?? []), r]);

@@ -90,8 +90,8 @@ export function parsePolicyText(text: string, file: string): PolicySet {
     if (value === null || value === undefined) return;
     const parsed = parseDocument(ctx, value);
     if (parsed === 'ignored') {
-      const kind = ctx.isMap(value) ? String(value.kind) : Array.isArray(value) ? '(a list, not a resource)' : typeof value;
-      warnings.push({ file, document: n, message: `${file} document ${n}: kind ${kind} is not a policy; ignored` });
+      const what = !ctx.isMap(value) ? `a ${Array.isArray(value) ? 'list' : typeof value}, not a resource` : value.kind === undefined ? 'no kind (a fragment, not a resource)' : `kind ${String(value.kind)}, not a policy`;
+      warnings.push({ file, document: n, message: `${file} document ${n}: ${what}; ignored` });
     } else if (parsed) {
       rules.push(...parsed.rules);
       documents.push(parsed.info);

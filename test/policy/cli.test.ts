@@ -61,7 +61,7 @@ test('trace -o json prints one contract line per case, in order', async () => {
   assert.equal(lines[1].ingress.verdict, 'denied');
   assert.equal(lines[2].verdict, 'denied');
   assert.equal(lines[2].l7, null);
-  assert.match(r.stderr, /kind Service is not a policy; ignored/);
+  assert.match(r.stderr, /kind Service, not a policy; ignored/);
 });
 
 test('trace without -o prints a table', async () => {
