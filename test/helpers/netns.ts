@@ -5,7 +5,7 @@
  * Naming (shared/spec/datapath-facts.md, "Recommendations" 1): every object carries the run id:
  *   cgroup   /sys/fs/cgroup/unified/tendril-ci-<id>/<pod>
  *   netns    td<id>-<name>
- *   pins     /sys/fs/bpf/tendril-ci-<id>
+ *   pins     /sys/fs/bpf/tendril-ci-<id> (or a private bpffs at /run/tendril-ci-bpffs/tendril-ci-<id>)
  * A run registers itself in /tmp/tendril-ci-runs/<id>.pid BEFORE creating anything; the sweeper
  * only touches ids whose owner file names a dead process, so parallel test files never collide
  * and nothing that is not ours (other prefixes, live runs) is ever touched.
@@ -14,10 +14,13 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { releaseMounted } from '../../native/bpffs.js';
 
 export const CGROUP_ROOT = existsSync('/sys/fs/cgroup/unified/cgroup.procs') ? '/sys/fs/cgroup/unified' : '/sys/fs/cgroup';
 export const BPFFS_ROOT = '/sys/fs/bpf';
 export const RUNS_DIR = '/tmp/tendril-ci-runs';
+/** Where a private bpffs is mounted per run when /sys/fs/bpf is not a bpffs (see native/bpffs.ts). */
+export const PRIVATE_BPFFS_PARENT = '/run/tendril-ci-bpffs';
 /** 5 characters [a-z0-9]: keeps `td<id><x><n>` interface names within 15 characters. */
 export const RUN_ID_RE = /^[a-z0-9]{5}$/;
 
@@ -45,6 +48,12 @@ export function netnsList(): string[] {
 }
 
 export function isPidAlive(pid: number): boolean {
+  try {
+    // a zombie (killed, not yet reaped) counts as dead
+    if (/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))) return false;
+  } catch {
+    return false;
+  }
   try {
     process.kill(pid, 0);
     return true;
@@ -136,6 +145,14 @@ export function destroyRunObjects(id: string): string[] {
       problems.push(`rm ${pins}: ${(err as Error).message}`);
     }
   }
+  const priv = join(PRIVATE_BPFFS_PARENT, `tendril-ci-${id}`);
+  if (existsSync(priv)) {
+    try {
+      releaseMounted(priv);
+    } catch (err) {
+      problems.push(`umount ${priv}: ${(err as Error).message}`);
+    }
+  }
   return problems;
 }
 
@@ -165,5 +182,6 @@ export function runLeftovers(id: string): string[] {
   for (const ns of netnsList()) if (ns.startsWith(`td${id}-`)) left.push(`netns ${ns}`);
   if (existsSync(join(CGROUP_ROOT, `tendril-ci-${id}`))) left.push(`cgroup ${join(CGROUP_ROOT, `tendril-ci-${id}`)}`);
   if (existsSync(join(BPFFS_ROOT, `tendril-ci-${id}`))) left.push(`pins ${join(BPFFS_ROOT, `tendril-ci-${id}`)}`);
+  if (existsSync(join(PRIVATE_BPFFS_PARENT, `tendril-ci-${id}`))) left.push(`pins ${join(PRIVATE_BPFFS_PARENT, `tendril-ci-${id}`)}`);
   return left;
 }

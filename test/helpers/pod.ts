@@ -22,9 +22,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { preparePinRoot, type PinRoot } from '../../native/bpffs.js';
 import {
-  BPFFS_ROOT,
   CGROUP_ROOT,
+  PRIVATE_BPFFS_PARENT,
   destroyRunObjects,
   newRunId,
   registerRun,
@@ -79,8 +80,7 @@ export class PodNetwork {
   readonly id: string;
   /** Parent cgroup of every pod of this run; the attach point for cgroup BPF programs. */
   readonly cgroupParent: string;
-  /** The run's BPF pin root (not created here; pass it to the loader). */
-  readonly pinRoot: string;
+  private pins: PinRoot | null = null;
   readonly nodeNs: string;
   readonly nodeNsPath: string;
   readonly pods = new Map<string, Pod>();
@@ -95,7 +95,6 @@ export class PodNetwork {
     live.add(this);
     hookProcessExit();
     this.cgroupParent = join(CGROUP_ROOT, `tendril-ci-${this.id}`);
-    this.pinRoot = join(BPFFS_ROOT, `tendril-ci-${this.id}`);
     this.nodeNs = `td${this.id}-node`;
     this.nodeNsPath = `/run/netns/${this.nodeNs}`;
     try {
@@ -117,6 +116,12 @@ export class PodNetwork {
       if (problems.length) throw new Error(`pod fixture teardown: ${problems.join('; ')}`);
     });
     return n;
+  }
+
+  /** The run's BPF pin root on bpffs, prepared on first use (pass it to BpfObject.open). */
+  get pinRoot(): string {
+    if (!this.pins) this.pins = preparePinRoot(`tendril-ci-${this.id}`, PRIVATE_BPFFS_PARENT);
+    return this.pins.path;
   }
 
   /** Runs fn at the start of teardown (before cgroups/netns go): close BPF links here. */
