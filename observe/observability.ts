@@ -86,9 +86,10 @@ export function createObservability(opts: ObservabilityOptions): Observability {
     },
     async start() {
       if (config.store.enabled) {
+        // A main-thread connection for reads; the writer thread holds its own (WAL allows both).
         store = new FlowStore(config.store.path);
-        storeSink = new StoreSink(store, { retentionMs }, log);
-        storeSink.start();
+        storeSink = new StoreSink({ path: config.store.path, retentionMs }, log);
+        await storeSink.start();
         fanout.add(storeSink);
       }
       try {
@@ -96,7 +97,7 @@ export function createObservability(opts: ObservabilityOptions): Observability {
         await metricsServer?.start();
       } catch (err) {
         await grpc.stop();
-        storeSink?.stop();
+        await storeSink?.stop();
         store?.close();
         throw err;
       }
@@ -104,7 +105,7 @@ export function createObservability(opts: ObservabilityOptions): Observability {
     async stop() {
       await grpc.stop();
       await metricsServer?.stop();
-      storeSink?.stop();
+      await storeSink?.stop();
       store?.close();
     },
     status() {

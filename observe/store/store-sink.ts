@@ -1,23 +1,27 @@
 /**
- * StoreSink: feeds the FlowStore without touching SQLite on the emit path. `emit` only pushes
- * the flow onto a bounded in-memory batch; a timer (every `flushIntervalMs`, or on the next tick
- * once `batchSize` flows are waiting) turns the batch into rows and writes it in one transaction.
+ * StoreSink: feeds the retained flow store without touching SQLite on the event loop. `emit`
+ * only pushes the flow onto an in-memory batch; every `flushIntervalMs` (or on the next tick once
+ * `batchSize` flows wait) the batch is posted to a worker thread (store-worker.ts) that builds
+ * the rows and writes them in one transaction, maintaining the hourly pairs aggregate.
  *
- * Crash-loss bound: a process crash loses at most the flows emitted since the last flush, i.e.
- * at most `flushIntervalMs` (default 1 s) worth of flows and never more than `maxPending`
- * (default 100,000). With WAL and synchronous=NORMAL, an OS crash or power loss may additionally
- * roll back the last committed transactions. Flows beyond `maxPending` are dropped and counted
- * in `lost` (the store never applies backpressure to the data path).
- * Retention: every `pruneIntervalMs` (default 1 h) flows older than `retentionMs` are deleted in
- * chunks of 50,000 rows, one chunk per tick.
+ * Crash-loss bound: a crash of the agent process loses the flows not yet committed: those
+ * emitted since the last flush (at most `flushIntervalMs`, default 1 s) plus the batches handed
+ * to the worker and not yet committed, and never more than `maxPending` flows (default 100,000)
+ * in total. With WAL and synchronous=NORMAL an OS crash or power loss may additionally roll back
+ * the last committed transactions. Beyond `maxPending` flows are dropped and counted in `lost`:
+ * the store never applies backpressure to the data path.
+ * Retention: at start and every `pruneIntervalMs` (default 1 h) the worker deletes flows older
+ * than `retentionMs` (and pair hours wholly older).
  */
+import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
+import { TendrilError } from '../../core/index.js';
 import type { Flow } from '../flow.js';
 import type { FlowSink } from '../sink.js';
-import type { FlowStore } from './flow-store.js';
-import { toRow, type FlowRow } from './row.js';
 
 export interface StoreSinkOptions {
+  /** SQLite file (created with its directory when missing). */
+  path: string;
   retentionMs: number;
   batchSize?: number;
   flushIntervalMs?: number;
@@ -25,94 +29,132 @@ export interface StoreSinkOptions {
   pruneIntervalMs?: number;
 }
 
+type Reply = { kind: 'done' | 'failed'; id: number; n: number; message?: string } | { kind: 'ready' } | { kind: 'open-failed'; message: string };
+
+/** The worker entry, run through tsx when this module itself runs from TypeScript source. */
+function workerSource(): string {
+  const isTs = import.meta.url.endsWith('.ts');
+  const entry = new URL(`./store-worker.${isTs ? 'ts' : 'js'}`, import.meta.url).href;
+  if (!isTs) return `import(${JSON.stringify(entry)})`;
+  const tsx = import.meta.resolve('tsx/esm/api');
+  return `import(${JSON.stringify(tsx)}).then((m) => m.tsImport(${JSON.stringify(entry)}, ${JSON.stringify(entry)}))`;
+}
+
 export class StoreSink implements FlowSink {
   readonly enabled = true;
   /** Flows dropped because more than maxPending were waiting, or because a write failed. */
   lost = 0;
-  /** Flows written. */
+  /** Flows committed. */
   written = 0;
   private pending: Flow[] = [];
+  private inflight = 0;
   private readonly batchSize: number;
   private readonly maxPending: number;
   private flushTimer: NodeJS.Timeout | null = null;
   private pruneTimer: NodeJS.Timeout | null = null;
   private immediate: NodeJS.Immediate | null = null;
+  private worker: Worker | null = null;
+  private nextId = 1;
+  private readonly waiting = new Map<number, (r: { n: number; failed: boolean }) => void>();
   private readonly log: Logger;
 
-  constructor(private readonly store: FlowStore, private readonly opts: StoreSinkOptions, log: Logger) {
+  constructor(private readonly opts: StoreSinkOptions, log: Logger) {
     this.batchSize = opts.batchSize ?? 5000;
     this.maxPending = opts.maxPending ?? 100_000;
     this.log = log.child({ component: 'observe.store' });
   }
 
   emit(flow: Flow): void {
-    if (this.pending.length >= this.maxPending) {
+    if (this.pending.length + this.inflight >= this.maxPending) {
       this.lost++;
       return;
     }
     this.pending.push(flow);
-    if (this.pending.length >= this.batchSize && this.immediate === null) {
+    if (this.pending.length >= this.batchSize && this.immediate === null && this.worker) {
       this.immediate = setImmediate(() => {
         this.immediate = null;
-        this.flush();
+        void this.flush();
       });
     }
   }
 
-  /** Starts the flush and prune timers and prunes once. */
-  start(): void {
-    this.flushTimer = setInterval(() => this.flush(), this.opts.flushIntervalMs ?? 1000);
+  /** Starts the writer thread (rejects with TND_OBSERVE_STORE if the store cannot be opened). */
+  async start(): Promise<void> {
+    const worker = new Worker(workerSource(), { eval: true, workerData: { path: this.opts.path } });
+    await new Promise<void>((resolve, reject) => {
+      const fail = (message: string): void => {
+        void worker.terminate();
+        reject(new TendrilError('TND_OBSERVE_STORE', message, { file: this.opts.path }));
+      };
+      worker.once('error', (err) => fail(`${this.opts.path}: flow store writer failed to start: ${err.message}`));
+      worker.once('message', (m: Reply) => (m.kind === 'ready' ? resolve() : fail('message' in m && m.message ? m.message : 'flow store writer failed')));
+    });
+    worker.on('message', (m: Reply) => {
+      if (m.kind !== 'done' && m.kind !== 'failed') return;
+      const cb = this.waiting.get(m.id);
+      this.waiting.delete(m.id);
+      // Keep the process alive only while a reply is awaited (an idle writer never holds it).
+      if (this.waiting.size === 0) worker.unref();
+      if (m.kind === 'failed') this.log.error({ error: m.message, flows: m.n }, 'flow store write failed; batch dropped');
+      cb?.({ n: m.n, failed: m.kind === 'failed' });
+    });
+    worker.on('error', (err) => this.log.error({ err }, 'flow store writer crashed'));
+    worker.unref();
+    this.worker = worker;
+    this.flushTimer = setInterval(() => void this.flush(), this.opts.flushIntervalMs ?? 1000);
     this.flushTimer.unref();
-    this.pruneTimer = setInterval(() => this.pruneAsync(), this.opts.pruneIntervalMs ?? 3_600_000);
+    this.pruneTimer = setInterval(() => void this.prune(), this.opts.pruneIntervalMs ?? 3_600_000);
     this.pruneTimer.unref();
-    this.pruneAsync();
+    await this.prune();
   }
 
-  /** Writes everything pending now (one transaction per batchSize flows). */
-  flush(): void {
-    while (this.pending.length > 0) {
+  private call(msg: Record<string, unknown>): Promise<{ n: number; failed: boolean }> {
+    const worker = this.worker;
+    if (!worker) return Promise.resolve({ n: 0, failed: true });
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.waiting.set(id, resolve);
+      worker.ref();
+      worker.postMessage({ ...msg, id });
+    });
+  }
+
+  /** Hands everything pending to the writer; resolves when it is committed. */
+  async flush(): Promise<void> {
+    const calls: Promise<void>[] = [];
+    while (this.pending.length > 0 && this.worker) {
       const batch = this.pending.length <= this.batchSize ? this.pending : this.pending.slice(0, this.batchSize);
       this.pending = batch === this.pending ? [] : this.pending.slice(this.batchSize);
-      const rows: FlowRow[] = [];
-      for (const f of batch) {
-        const r = toRow(f);
-        if (r) rows.push(r);
-      }
-      try {
-        this.store.insert(rows);
-        this.written += rows.length;
-      } catch (err) {
-        this.lost += rows.length;
-        this.log.error({ err, flows: rows.length }, 'flow store write failed; batch dropped');
-      }
+      this.inflight += batch.length;
+      calls.push(
+        this.call({ kind: 'write', flows: batch }).then((r) => {
+          this.inflight -= batch.length;
+          if (r.failed) this.lost += batch.length;
+          else this.written += r.n;
+        }),
+      );
     }
+    await Promise.all(calls);
   }
 
-  private pruneAsync(): void {
-    const cutoffUs = (Date.now() - this.opts.retentionMs) * 1000;
-    let total = 0;
-    const step = (): void => {
-      try {
-        const n = this.store.pruneStep(cutoffUs);
-        total += n;
-        if (n === 50_000 && this.pruneTimer !== null) {
-          setImmediate(step);
-          return;
-        }
-        if (total > 0) this.log.info({ deleted: total, retentionMs: this.opts.retentionMs }, 'flow store pruned');
-      } catch (err) {
-        this.log.error({ err }, 'flow store prune failed');
-      }
-    };
-    step();
+  /** Deletes flows older than the retention period; resolves to the number deleted. */
+  async prune(): Promise<number> {
+    const r = await this.call({ kind: 'prune', cutoffUs: (Date.now() - this.opts.retentionMs) * 1000 });
+    if (r.n > 0) this.log.info({ deleted: r.n, retentionMs: this.opts.retentionMs }, 'flow store pruned');
+    return r.n;
   }
 
-  /** Flushes what is pending and stops the timers (the store stays open). */
-  stop(): void {
+  /** Flushes what is pending, closes the store and ends the writer thread. */
+  async stop(): Promise<void> {
     if (this.flushTimer) clearInterval(this.flushTimer);
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     if (this.immediate) clearImmediate(this.immediate);
     this.flushTimer = this.pruneTimer = this.immediate = null;
-    this.flush();
+    await this.flush();
+    if (this.worker) {
+      await this.call({ kind: 'close' });
+      await this.worker.terminate();
+      this.worker = null;
+    }
   }
 }

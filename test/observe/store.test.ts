@@ -15,10 +15,12 @@ import { toRow } from '../../observe/store/row.js';
 
 const log = pino({ level: 'silent' });
 const HOUR_MS = 3_600_000;
+const paths = new Map<FlowStore, string>();
 
 function tmpStore(t: { after: (fn: () => void) => void }): FlowStore {
   const dir = mkdtempSync(join(tmpdir(), 'tendril-store-'));
   const store = new FlowStore(join(dir, 'sub', 'flows.db'));
+  paths.set(store, join(dir, 'sub', 'flows.db'));
   t.after(() => {
     store.close();
     rmSync(dir, { recursive: true, force: true });
@@ -76,9 +78,10 @@ test('the pairs audit query equals a brute-force aggregation, including partial 
   const store = tmpStore(t);
   const endMs = Date.parse('2026-05-20T10:17:23.456Z');
   const flows = makeFlows(20_000, endMs, 24 * 10);
-  const sink = new StoreSink(store, { retentionMs: 365 * 24 * HOUR_MS, batchSize: 3000 }, log);
+  const sink = new StoreSink({ path: paths.get(store)!, retentionMs: 365 * 24 * HOUR_MS, batchSize: 3000 }, log);
+  await sink.start();
   for (const f of flows) sink.emit(f);
-  sink.stop();
+  await sink.stop();
   assert.equal(store.count(), 20_000);
   const until = endMs - 1234;
   for (const [since, label] of [[endMs - 7 * 24 * HOUR_MS, '7d'], [endMs - 40 * 60_000, '40m inside one hour'], [endMs - 1.5 * HOUR_MS, '1.5h']] as const) {
@@ -115,17 +118,18 @@ test('queryFlows returns the last N matching flows in time order, or the first N
   assert.deepEqual(first[0], JSON.parse(JSON.stringify(dropped[0])));
 });
 
-test('retention pruning deletes flows and pair hours older than the cutoff, keeps the rest', (t) => {
+test('retention pruning deletes flows and pair hours older than the cutoff, keeps the rest', async (t) => {
   const store = tmpStore(t);
   const now = Date.now();
   const old = makeFlows(1000, now - 31 * 24 * HOUR_MS, 24);
   const fresh = makeFlows(700, now, 24);
-  const sink = new StoreSink(store, { retentionMs: 30 * 24 * HOUR_MS }, log);
+  const sink = new StoreSink({ path: paths.get(store)!, retentionMs: 30 * 24 * HOUR_MS }, log);
+  await sink.start();
   for (const f of [...old, ...fresh]) sink.emit(f);
-  sink.flush();
+  await sink.flush();
   assert.equal(store.count(), 1700);
-  sink.start(); // prunes once at start
-  sink.stop();
+  assert.equal(await sink.prune(), 1000);
+  await sink.stop();
   assert.equal(store.count(), 700);
   const oldest = store.db.prepare('SELECT min(time_us) AS t FROM flows').get() as { t: number };
   assert.ok(oldest.t >= (now - 30 * 24 * HOUR_MS) * 1000);
@@ -135,16 +139,31 @@ test('retention pruning deletes flows and pair hours older than the cutoff, keep
   assert.equal(all.reduce((s, p) => s + p.total, 0), fresh.filter((f) => f.is_reply !== true).length);
 });
 
-test('the sink never blocks: beyond maxPending flows are dropped and counted', (t) => {
+test('the sink never blocks: beyond maxPending flows are dropped and counted', async (t) => {
   const store = tmpStore(t);
-  const sink = new StoreSink(store, { retentionMs: HOUR_MS, maxPending: 10, batchSize: 1000 }, log);
+  const sink = new StoreSink({ path: paths.get(store)!, retentionMs: HOUR_MS, maxPending: 10, batchSize: 1000 }, log);
+  await sink.start();
   for (const f of makeFlows(25, Date.now(), 1)) sink.emit(f);
   assert.equal(sink.lost, 15);
-  sink.stop();
+  await sink.stop();
   assert.equal(store.count(), 10);
   assert.equal(sink.written, 10);
 });
 
-test('opening a path that is not a database fails with TND_OBSERVE_STORE naming the file', () => {
+test('opening a path that is not a database fails with TND_OBSERVE_STORE naming the file', async () => {
   assert.throws(() => new FlowStore('/proc/version'), (err: any) => err.code === 'TND_OBSERVE_STORE' && err.message.includes('/proc/version'));
+  const sink = new StoreSink({ path: '/proc/version', retentionMs: HOUR_MS }, log);
+  await assert.rejects(sink.start(), (err: any) => err.code === 'TND_OBSERVE_STORE' && err.message.includes('/proc/version'));
+});
+
+test('writes happen on the writer thread: emit only enqueues', async (t) => {
+  const store = tmpStore(t);
+  const sink = new StoreSink({ path: paths.get(store)!, retentionMs: 365 * 24 * HOUR_MS, batchSize: 100_000, flushIntervalMs: 60_000 }, log);
+  await sink.start();
+  t.after(() => sink.stop());
+  for (const f of makeFlows(2000, Date.now(), 1)) sink.emit(f);
+  assert.equal(store.count(), 0, 'nothing written synchronously');
+  await sink.flush();
+  assert.equal(store.count(), 2000);
+  assert.equal(sink.written, 2000);
 });

@@ -1,0 +1,44 @@
+/**
+ * Worker-thread entry of the store writer: owns the write connection to the SQLite flow store so
+ * row building, inserts and pruning never run on the agent's event loop.
+ * Messages in:  { kind: 'write', id, flows } | { kind: 'prune', id, cutoffUs } | { kind: 'close', id }
+ * Messages out: { kind: 'done', id, n } | { kind: 'failed', id, message, n }
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Flow } from '../flow.js';
+import { FlowStore } from './flow-store.js';
+import { toRow, type FlowRow } from './row.js';
+
+type Msg = { kind: 'write'; id: number; flows: Flow[] } | { kind: 'prune'; id: number; cutoffUs: number } | { kind: 'close'; id: number };
+
+const port = parentPort!;
+let store: FlowStore | null = null;
+try {
+  store = new FlowStore((workerData as { path: string }).path);
+  port.postMessage({ kind: 'ready' });
+} catch (err) {
+  port.postMessage({ kind: 'open-failed', message: (err as Error).message });
+}
+
+port.on('message', (m: Msg) => {
+  if (!store) return;
+  try {
+    if (m.kind === 'write') {
+      const rows: FlowRow[] = [];
+      for (const f of m.flows) {
+        const r = toRow(f);
+        if (r) rows.push(r);
+      }
+      store.insert(rows);
+      port.postMessage({ kind: 'done', id: m.id, n: rows.length });
+    } else if (m.kind === 'prune') {
+      port.postMessage({ kind: 'done', id: m.id, n: store.prune(m.cutoffUs) });
+    } else {
+      store.close();
+      store = null;
+      port.postMessage({ kind: 'done', id: m.id, n: 0 });
+    }
+  } catch (err) {
+    port.postMessage({ kind: 'failed', id: m.id, message: (err as Error).message, n: m.kind === 'write' ? m.flows.length : 0 });
+  }
+});
