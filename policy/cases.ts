@@ -162,7 +162,8 @@ function parsePayload(ctx: DocContext, kind: string, v: unknown, path: FieldPath
       return null;
     }
     const topics = Array.isArray(v.topics) ? v.topics.map(String) : v.topic !== undefined && v.topic !== null ? [String(v.topic)] : [];
-    const clientID = v.clientID === undefined || v.clientID === null ? null : String(v.clientID);
+    const rawClient = v.clientID ?? v.clientId;
+    const clientID = rawClient === undefined || rawClient === null ? null : String(rawClient);
     return { kind: 'kafka', req: { apiKey, apiVersion, clientID, topics }, text: `apiKey ${String(k)} v${apiVersion} topics [${topics.join(', ')}]` };
   }
   if (typeof v.query !== 'string') {
