@@ -1,9 +1,13 @@
 /**
+ * §13: two allow entries with the same peer selector and port but different explicit
+ * authentication modes cannot be merged either.
+ *
  * §7.6: two L7 parsers (e.g. HTTP and Kafka) on the same port of the same subject cannot be
  * merged; Cilium fails to compute that endpoint's policy. Tendril rejects the set.
  */
 import { TendrilError } from '../core/index.js';
-import type { PortRule, Rule } from './model.js';
+import type { PortRule, Rule, RuleEntry } from './model.js';
+import { peersText } from './describe.js';
 import type { SubjectRules } from './engine.js';
 import type { Endpoint } from './world.js';
 
@@ -33,6 +37,7 @@ export function checkL7Conflicts(subjects: Map<string, SubjectRules>, endpoints:
     const sr = subjects.get(ep.identity.id);
     if (!sr) continue;
     for (const dir of ['ingress', 'egress'] as const) {
+      checkAuthConflicts(sr[dir], dir, ep);
       const l7: L7Port[] = [];
       for (const rule of sr[dir]) {
         for (const e of rule[dir].allow) for (const pr of e.ports ?? []) if (pr.l7) l7.push({ rule, pr });
@@ -49,6 +54,35 @@ export function checkL7Conflicts(subjects: Map<string, SubjectRules>, endpoints:
               { file: x.rule.source.file, document: x.rule.source.document, field: x.pr.path, endpoint: ep.id },
             );
           }
+        }
+      }
+    }
+  }
+}
+
+function portKeys(e: RuleEntry): string[] {
+  if (e.icmps) return e.icmps.map((f) => `icmp/${f.family}/${f.type}`);
+  if (!e.ports) return ['L3'];
+  return e.ports.flatMap((pr) => pr.ports.map((p) => `${p.proto}/${p.port ?? p.name}-${Math.max(p.port ?? 0, p.endPort)}`));
+}
+
+function checkAuthConflicts(rules: readonly Rule[], dir: 'ingress' | 'egress', ep: Endpoint): void {
+  const seen = new Map<string, { rule: Rule; entry: RuleEntry }>();
+  for (const rule of rules) {
+    for (const entry of rule[dir].allow) {
+      if (!entry.auth) continue;
+      for (const port of portKeys(entry)) {
+        const key = `${peersText(entry.peers)}|${port}`;
+        const prev = seen.get(key);
+        if (!prev) {
+          seen.set(key, { rule, entry });
+        } else if (prev.entry.auth !== entry.auth) {
+          throw new TendrilError(
+            'TND_POLICY_CONFLICT',
+            `${prev.rule.source.file} document ${prev.rule.source.document} (${prev.rule.policy}) ${prev.entry.path} and ${rule.source.file} document ${rule.source.document} (${rule.policy}) ${entry.path}: ` +
+              `authentication modes ${prev.entry.auth} and ${entry.auth} for the same peers and port of ${ep.id} (${dir}) cannot be merged`,
+            { file: rule.source.file, document: rule.source.document, field: `${entry.path}.authentication.mode`, endpoint: ep.id },
+          );
         }
       }
     }
