@@ -1,12 +1,54 @@
 /**
  * Builds the agent's components from Config in start order. Each area exposes a factory; this
- * file only wires them together.
+ * file only wires them together: observability first (its sink is what every producer emits
+ * into), then the proxy listeners of the explicit redirect table.
  */
 import type { Logger } from 'pino';
-import type { Config } from '../config/index.js';
+import { durationMs, type Config } from '../config/index.js';
+import { createObservability, NULL_SINK, type FlowSink } from '../observe/index.js';
+import { describeFromWorld, explicitRedirects, proxyOptionsFromConfig, startProxy, type RunningProxy } from '../proxy/index.js';
 import type { Component } from './agent.js';
 import type { LoadedPolicy } from './policy-source.js';
+import { VERSION } from './cli/version.js';
 
-export function buildComponents(_ctx: { config: Config; log: Logger; policy: LoadedPolicy }): Component[] {
-  return [];
+export function buildComponents(ctx: { config: Config; log: Logger; policy: LoadedPolicy }): Component[] {
+  const { config, log, policy } = ctx;
+  const observability = createObservability({ config: config.hubble, log, nodeName: config.nodeName, version: VERSION });
+  const sinkRef: { sink: FlowSink } = { sink: config.hubble.enabled ? observability.sink : NULL_SINK };
+
+  // Validated now (before anything listens) so a bad redirect fails the start as a whole.
+  const redirects = explicitRedirects(config.standalone.redirects, (ip) => policy.engine.endpointByIp(ip));
+  const proxyOptions = proxyOptionsFromConfig(config.proxy, durationMs);
+  let proxy: RunningProxy | null = null;
+
+  const components: Component[] = [
+    {
+      name: 'observe',
+      start: () => observability.start(),
+      stop: () => observability.stop(),
+      status: () => observability.status(),
+    },
+    {
+      name: 'proxy',
+      async start() {
+        proxy = await startProxy({
+          engine: policy.engine,
+          redirects,
+          log,
+          flows: sinkRef.sink,
+          limits: proxyOptions,
+          describe: describeFromWorld(policy.world),
+          nodeName: config.nodeName,
+        });
+      },
+      async stop() {
+        await proxy?.close();
+      },
+      status: () => ({
+        mode: 'explicit',
+        listeners: (proxy?.listeners ?? []).map((l) => ({ protocol: l.protocol, address: `${l.address.host}:${l.address.port}`, ...l.stats })),
+      }),
+    },
+  ];
+  return components;
 }

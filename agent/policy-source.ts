@@ -7,9 +7,11 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { createEngine, loadPolicies, loadWorld } from '../policy/index.js';
 import type { PolicyEngine } from '../policy/api.js';
+import type { World } from '../policy/index.js';
 
 export interface LoadedPolicy {
   engine: PolicyEngine;
+  world: World;
   summary: { policyFiles: string[]; world: string; policies: number; endpoints: number };
 }
 
@@ -25,7 +27,7 @@ export async function loadStandalonePolicy(config: Config, log: Logger): Promise
     endpoints: countOf((world as { endpoints?: unknown }).endpoints),
   };
   log.info({ ...summary, ms: Math.round(performance.now() - t0) }, 'policies and world loaded');
-  return { engine, summary };
+  return { engine, world, summary };
 }
 
 function countOf(x: unknown): number {

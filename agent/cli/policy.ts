@@ -113,6 +113,7 @@ export function registerPolicy(program: Command, io: CliIO): void {
       }
       for (const v of views) {
         io.stdout.write(`endpoint ${v.endpoint}  ingress: ${v.ingress.mode}  egress: ${v.egress.mode}\n`);
+        if (v.ingress.mode !== 'not enforced') io.stdout.write('  (ingress from the local host is always allowed unless a deny rule matches: allow-localhost)\n');
         const rows = [...v.ingress.entries, ...v.egress.entries].map((e) => [e.direction, e.action, e.peers, e.ports, e.l7, e.auth, `${e.policy} ${e.rule}`]);
         if (rows.length > 0) io.stdout.write(formatTable(['DIR', 'ACTION', 'PEERS', 'PORTS', 'L7', 'AUTH', 'POLICY RULE'], rows));
         io.stdout.write('\n');
