@@ -104,8 +104,8 @@ export class DocContext {
     return v;
   }
 
-  /** A map of string to string (labels). */
-  strMap(v: unknown, path: FieldPath): Record<string, string> | null {
+  /** A map of string to string (labels); `lenient` also takes numbers and booleans as text. */
+  strMap(v: unknown, path: FieldPath, lenient = false): Record<string, string> | null {
     if (v === null || v === undefined) return {};
     if (!this.isMap(v)) {
       this.error(path, `must be a mapping of strings, got ${describe(v)}`);
@@ -116,6 +116,7 @@ export class DocContext {
     for (const [k, val] of Object.entries(v)) {
       if (typeof val === 'string') out[k] = val;
       else if (val === null) out[k] = '';
+      else if (lenient && (typeof val === 'number' || typeof val === 'boolean')) out[k] = String(val);
       else {
         this.error([...path, k], `must be a string, got ${describe(val)}`);
         ok = false;

@@ -95,7 +95,7 @@ function buildWorld(ctx: DocContext, raw: unknown): World | null {
     const m = ctx.map(n, ['namespaces', i], ['name', 'labels']);
     if (!m) return;
     const name = ctx.str(m.name, ['namespaces', i, 'name']);
-    const labels = ctx.strMap(m.labels, ['namespaces', i, 'labels']);
+    const labels = ctx.strMap(m.labels, ['namespaces', i, 'labels'], true);
     if (name === null || labels === null) return;
     if (namespaces.has(name)) ctx.error(['namespaces', i, 'name'], `duplicate namespace ${JSON.stringify(name)}`);
     namespaces.set(name, { ...labels, 'kubernetes.io/metadata.name': name });
@@ -109,7 +109,7 @@ function buildWorld(ctx: DocContext, raw: unknown): World | null {
     if (!m) return;
     const name = ctx.str(m.name, [...p, 'name']);
     const namespace = m.namespace === undefined ? 'default' : ctx.str(m.namespace, [...p, 'namespace']);
-    const labels = ctx.strMap(m.labels, [...p, 'labels']);
+    const labels = ctx.strMap(m.labels, [...p, 'labels'], true);
     const sa = m.serviceAccount === undefined ? 'default' : ctx.str(m.serviceAccount, [...p, 'serviceAccount']);
     const node = m.node === undefined ? undefined : ctx.str(m.node, [...p, 'node']);
     const ips = ipList(ctx, m.ips, [...p, 'ips']);
