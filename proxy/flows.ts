@@ -30,6 +30,8 @@ export interface FlowConnContext {
   destination: Endpoint;
   nodeName: string;
   proxyPort: number;
+  /** INGRESS when the destination is a local endpoint (its ingress is enforced), else EGRESS. */
+  direction: 'INGRESS' | 'EGRESS';
 }
 
 /** What a flow says about one request. */
@@ -42,7 +44,14 @@ export interface FlowRequest {
 }
 
 export function connContext(target: RedirectTarget, describe: DescribeEndpoint, nodeName: string, proxyPort: number): FlowConnContext {
-  return { target, source: describe(target.source.endpoint), destination: describe(target.destination.endpoint), nodeName, proxyPort };
+  return {
+    target,
+    source: describe(target.source.endpoint),
+    destination: describe(target.destination.endpoint),
+    nodeName,
+    proxyPort,
+    direction: target.destination.endpoint === null ? 'EGRESS' : 'INGRESS',
+  };
 }
 
 function l4(src: RedirectPeer, dst: RedirectPeer): Layer4 {
@@ -60,7 +69,7 @@ function base(ctx: FlowConnContext, reply: boolean): Partial<Flow> {
     source: reply ? ctx.destination : ctx.source,
     destination: reply ? ctx.source : ctx.destination,
     is_reply: reply,
-    traffic_direction: 'INGRESS',
+    traffic_direction: ctx.direction,
     proxy_port: ctx.proxyPort,
   };
 }

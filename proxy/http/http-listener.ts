@@ -147,15 +147,17 @@ export class HttpListener {
 
   /** Builds the per-connection state, or closes the socket when it cannot be attributed. */
   private attach(socket: net.Socket, target: RedirectTarget | null): ConnState | null {
-    if (!target || !target.destination.endpoint) {
+    if (!target) {
       this.log.warn({ src: socket.remoteAddress }, 'connection has no redirect target; closing');
       socket.destroy();
       return null;
     }
     const from = target.source.endpoint ? { endpoint: target.source.endpoint } : { ip: target.source.ip };
+    // Transparent mode may redirect egress to a non-endpoint (e.g. an FQDN peer): judge it by IP.
+    const to = target.destination.endpoint ? { endpoint: target.destination.endpoint } : { ip: target.destination.ip };
     let policy: ConnectionPolicy;
     try {
-      policy = this.deps.engine.connection({ from, to: { endpoint: target.destination.endpoint }, port: target.destination.port, protocol: 'TCP' });
+      policy = this.deps.engine.connection({ from, to, port: target.destination.port, protocol: 'TCP' });
     } catch (err) {
       this.log.error({ err }, 'BUG: policy engine threw for a connection; closing it');
       socket.destroy();
