@@ -149,6 +149,11 @@ export class Datapath {
     return out;
   }
 
+  /** Number of entries in one of the datapath's maps (diagnostics and tests). */
+  debugMapSize(name: 'tendril_origdst' | 'tendril_socknat' | 'tendril_pending' | 'tendril_ct' | 'tendril_policy' | 'tendril_svc'): number {
+    return this.sock.map(name).keys().length;
+  }
+
   /** Detaches everything, removes pins (and the private bpffs), and the cgroup it created. Idempotent. */
   close(): void {
     if (this.closed) return;

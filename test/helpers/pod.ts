@@ -165,19 +165,25 @@ export class PodNetwork {
   /**
    * Spawns cmd inside the pod: joins the pod cgroup first, then its netns (nsenter).
    * `target` may be a pod name, or 'node' for the node netns in the run's parent cgroup.
+   * With `netns: false` the process joins only the cgroup and stays in the caller's netns (the
+   * standalone-agent model: pods are 127.0.0.x addresses on the host, told apart by cgroup).
    */
-  spawn(target: string, cmd: string, args: string[] = [], env: NodeJS.ProcessEnv = process.env): ChildProcess {
+  spawn(target: string, cmd: string, args: string[] = [], opts: { netns?: boolean; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
     const [cgroup, nsPath] = target === 'node' ? [this.cgroupParent, this.nodeNsPath] : [this.pod(target).cgroup, this.pod(target).nsPath];
-    const script = 'echo $$ > "$1/cgroup.procs" || exit 97; ns=$2; shift 2; exec nsenter --net="$ns" -- "$@"';
-    const child = spawn('sh', ['-c', script, 'sh', cgroup, nsPath, cmd, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env });
+    const script =
+      opts.netns === false
+        ? 'echo $$ > "$1/cgroup.procs" || exit 97; shift 2; exec "$@"'
+        : 'echo $$ > "$1/cgroup.procs" || exit 97; ns=$2; shift 2; exec nsenter --net="$ns" -- "$@"';
+    const child = spawn('sh', ['-c', script, 'sh', cgroup, nsPath, cmd, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env });
     this.children.add(child);
     child.once('exit', () => this.children.delete(child));
     return child;
   }
 
   /** Runs cmd in the pod to completion (bounded by timeoutMs) and collects its output. */
-  exec(target: string, cmd: string, args: string[] = [], timeoutMs = 15_000, input?: string): Promise<ExecResult> {
-    const child = this.spawn(target, cmd, args);
+  exec(target: string, cmd: string, args: string[] = [], timeoutMs = 15_000, opts: { netns?: boolean; input?: string } = {}): Promise<ExecResult> {
+    const child = this.spawn(target, cmd, args, { netns: opts.netns });
+    const input = opts.input;
     return collect(child, timeoutMs, input);
   }
 
