@@ -8,7 +8,8 @@
 import { LabelSet, NS_LABEL, NS_LABELS_PREFIX, CLUSTER_LABEL, type Label } from './labels.js';
 import { coveringPorts, peerMatches, SelectorCache } from './match-peer.js';
 import type { PolicySet, Rule, RuleEntry, PortRule } from './model.js';
-import type { Peer } from './peers.js';
+import { endpointPeer, peerByIp, type Peer } from './peers.js';
+import { resolveSubjects } from './engine.js';
 import { matchesSelector, type Selector } from './selector.js';
 import type { World } from './world.js';
 
@@ -83,7 +84,47 @@ export function lintPolicies(set: PolicySet, world?: World): LintFinding[] {
       });
     }
   }
-  out.push(...lintWildcarded(set.rules, cache));
+  out.push(...(world ? lintWildcardedInWorld(set.rules, world, cache) : lintWildcarded(set.rules, cache)));
+  return out;
+}
+
+/** With a world: exact check over real endpoints (subjects) and real peers (endpoints + entities). */
+function lintWildcardedInWorld(rules: Rule[], world: World, cache: SelectorCache): LintFinding[] {
+  const out: LintFinding[] = [];
+  const seen = new Set<string>();
+  const peers: Peer[] = world.endpoints.map(endpointPeer);
+  for (const ip of [...world.entities.host, ...world.entities['remote-node'], ...world.entities['kube-apiserver']]) {
+    const p = peerByIp(world, ip);
+    if (p) peers.push(p);
+  }
+  const subjects = resolveSubjects(rules, world.endpoints);
+  for (const sr of subjects.values()) {
+    for (const dir of ['ingress', 'egress'] as const) {
+      for (const ra of sr[dir]) {
+        for (const ea of ra[dir].allow) {
+          for (const pa of ea.ports ?? []) {
+            if (!pa.l7) continue;
+            for (const rb of sr[dir]) {
+              for (const eb of rb[dir].allow) {
+                if (eb === ea) continue;
+                const open = openedPorts(eb, pa);
+                const key = `${ra.policy} ${pa.path}|${rb.policy} ${eb.path}`;
+                if (!open || seen.has(key)) continue;
+                const both = peers.find((p) => peerMatches(ea.peers, p, cache) && peerMatches(eb.peers, p, cache));
+                if (!both) continue;
+                seen.add(key);
+                out.push({
+                  code: 'l7-wildcarded',
+                  policy: ra.policy,
+                  message: `${ra.policy} ${pa.path}: its ${pa.l7.kind} rules are lifted for ${both.display} (and any other peer both select) because ${rb.policy} ${eb.path} also allows ${open} without L7 rules. Remove or narrow the L4-only rule.`,
+                });
+              }
+            }
+          }
+        }
+      }
+    }
+  }
   return out;
 }
 
