@@ -44,7 +44,7 @@ export class ObserverClient {
     return new Promise((resolve, reject) => {
       const fn = client[method] as Unary;
       fn.call(client, req, { deadline: Date.now() + timeoutMs }, (err, res) => {
-        if (err) reject(new TendrilError('TND_OBSERVE_QUERY', `${method} on ${this.address} failed: ${err.details || err.message}`, { address: this.address, grpcCode: err.code }, { cause: err }));
+        if (err) reject(new TendrilError('TND_OBSERVE_QUERY', `${method} on ${this.address} failed: ${(err.details || err.message).trim()}`, { address: this.address, grpcCode: err.code }, { cause: err }));
         else resolve(res as T);
       });
     });
@@ -88,7 +88,7 @@ export class ObserverClient {
       } catch (err) {
         const e = err as grpc.ServiceError;
         if (e.code === grpc.status.CANCELLED) return;
-        throw new TendrilError('TND_OBSERVE_QUERY', `GetFlows on ${address} failed: ${e.details || e.message}`, { address, grpcCode: e.code }, { cause: err });
+        throw new TendrilError('TND_OBSERVE_QUERY', `GetFlows on ${address} failed: ${(e.details || e.message).trim()}`, { address, grpcCode: e.code }, { cause: err });
       }
     }
     return { events: events(), cancel: () => call.cancel() };
