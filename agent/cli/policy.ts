@@ -37,10 +37,12 @@ export function registerPolicy(program: Command, io: CliIO): void {
       const format = checkOutput(opts.output);
       if (opts.policies.length === 0) throw new CliExit(EXIT.USAGE, 'error: TND_CLI_USAGE: --policies is required');
       let results: TraceResult[];
+      let expected: (string | undefined)[] = [];
       try {
         const set = loadPolicies(opts.policies);
         const world = loadWorld(opts.world);
         const cases = loadCases(opts.cases);
+        expected = cases.map((c) => c.expect);
         const engine = createEngine({ policies: set, world });
         results = trace(engine, cases, opts.cases);
         for (const w of set.warnings) io.stderr.write(`warning: ${w.message}\n`);
@@ -56,6 +58,10 @@ export function registerPolicy(program: Command, io: CliIO): void {
             results.map((r) => [r.id, r.verdict, r.authRequired ? 'required' : '-', r.l7 ?? '-', sideText(r.egress), sideText(r.ingress), r.reason]),
           ),
         );
+        const differ = results.filter((r, i) => expected[i] !== undefined && expected[i] !== r.verdict).map((r) => r.id);
+        if (expected.some((e) => e !== undefined)) {
+          io.stderr.write(`${results.length} case(s); ${differ.length} differ from their expect${differ.length ? `: ${differ.join(', ')}` : ''}\n`);
+        }
       }
     });
 
