@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import { readFileSync, existsSync } from 'node:fs';
 import { privilegedOrSkip } from '../helpers/privileged.js';
 import { PodNetwork, waitForLine } from '../helpers/pod.js';
-import { netnsList, CGROUP_ROOT } from '../helpers/netns.js';
+import { netnsList, CGROUP_ROOT, runLeftovers, sweepStaleRuns, RUNS_DIR, isPidAlive } from '../helpers/netns.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 const SERVER = `
 const http = require('node:http');
@@ -55,17 +57,39 @@ test('a process in pod a reaches a node:http server in pod b; teardown leaves no
   assert.equal(server.exitCode !== null || server.signalCode !== null || server.killed, true, 'server process is gone');
 });
 
-test('teardown runs even when the test body fails midway (no leftovers)', async (t) => {
-  if (!privilegedOrSkip(t, { netns: true, cgroup: true })) return;
-  let id = '';
-  await t.test('inner failing test', { todo: 'expected to fail: proves cleanup after failure' }, async (t2) => {
-    const net = PodNetwork.create(t2);
-    id = net.id;
-    net.addPod('x');
-    net.spawn('x', 'sleep', ['30']);
-    throw new Error('deliberate failure after creating a pod');
+const CHILD = fileURLToPath(new URL('./fixtures/failing-pod.ts', import.meta.url));
+
+function runChild(mode: 'fail' | 'hang'): { child: ChildProcess; id: Promise<string> } {
+  const env: NodeJS.ProcessEnv = { ...process.env, TD_FIXTURE_MODE: mode };
+  delete env.NODE_TEST_CONTEXT; // run the child file as its own test run
+  const child = spawn(process.execPath, ['--import', 'tsx', '--test-reporter=tap', CHILD], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  assert.ok(id, 'inner test ran');
-  assert.ok(!netnsList().some((n) => n.startsWith(`td${id}-`)), 'no netns left after a failed test');
-  assert.ok(!existsSync(`${CGROUP_ROOT}/tendril-ci-${id}`), 'no cgroup left after a failed test');
+  return { child, id: waitForLine(child, /RUN ([a-z0-9]{5})\n/, 20_000).then((m) => m[1]!) };
+}
+
+test('teardown runs when a test fails midway (child test run exits 1, nothing left)', async (t) => {
+  if (!privilegedOrSkip(t, { netns: true, cgroup: true })) return;
+  const { child, id } = runChild('fail');
+  const runId = await id;
+  const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+  assert.equal(code, 1, 'the child test failed');
+  assert.deepEqual(runLeftovers(runId), []);
+});
+
+test('a SIGKILLed run is removed by the next run\'s sweeper (only dead owners are swept)', async (t) => {
+  if (!privilegedOrSkip(t, { netns: true, cgroup: true })) return;
+  const { child, id } = runChild('hang');
+  const runId = await id;
+  assert.ok(runLeftovers(runId).length > 0, 'the run exists while its owner lives');
+  assert.ok(!sweepStaleRuns().includes(runId), 'a live run is never swept');
+  child.kill('SIGKILL');
+  const owner = Number(readFileSync(`${RUNS_DIR}/${runId}.pid`, 'utf8'));
+  if (owner !== child.pid) process.kill(owner, 'SIGKILL');
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline && isPidAlive(owner)) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(runLeftovers(runId).length > 0, 'SIGKILL leaves the run behind');
+  assert.ok(sweepStaleRuns().includes(runId));
+  assert.deepEqual(runLeftovers(runId), []);
 });
