@@ -63,7 +63,9 @@ function parseRequirement(part: string, field: string): Requirement {
   return { ...splitKey(part), op: 'exists', values: [] };
 }
 
-function lookup(labels: readonly string[], source: string | null, key: string): string | undefined {
+/** Values of every label with this key (and source, when given). */
+function lookup(labels: readonly string[], source: string | null, key: string): string[] {
+  const out: string[] = [];
   for (const l of labels) {
     const colon = l.indexOf(':');
     const lsrc = colon >= 0 ? l.slice(0, colon) : 'unspec';
@@ -72,33 +74,42 @@ function lookup(labels: readonly string[], source: string | null, key: string): 
     const lkey = eq >= 0 ? rest.slice(0, eq) : rest;
     if (lkey !== key) continue;
     if (source !== null && source !== lsrc) continue;
-    return eq >= 0 ? rest.slice(eq + 1) : '';
+    out.push(eq >= 0 ? rest.slice(eq + 1) : '');
   }
-  return undefined;
+  return out;
 }
+
+const KEY = /^[A-Za-z0-9_.\-/]+$/;
+const VALUE = /^[A-Za-z0-9_.\-]*$/;
 
 /** Compiles one selector string; `field` names it in errors (`whitelist[0].source_label[1]`). */
 export function compileLabelSelector(selector: string, field: string): LabelMatcher {
-  const reqs = splitTopLevel(selector).map((p) => parseRequirement(p, field));
+  const reqs = splitTopLevel(selector).map((p) => {
+    const r = parseRequirement(p, field);
+    if (!KEY.test(r.key) || (r.source !== null && !KEY.test(r.source)) || !r.values.every((v) => VALUE.test(v))) {
+      throw new TendrilError('TND_OBSERVE_QUERY', `${field}: cannot parse label selector ${JSON.stringify(p)}`, { field });
+    }
+    return r;
+  });
   if (reqs.length === 0) throw new TendrilError('TND_OBSERVE_QUERY', `${field}: empty label selector`, { field });
   return (labels) => {
     const ls = labels ?? [];
     for (const r of reqs) {
-      const v = lookup(ls, r.source, r.key);
+      const vs = lookup(ls, r.source, r.key);
       switch (r.op) {
         case 'exists':
-          if (v === undefined) return false;
+          if (vs.length === 0) return false;
           break;
         case 'notexists':
-          if (v !== undefined) return false;
+          if (vs.length > 0) return false;
           break;
         case 'eq':
         case 'in':
-          if (v === undefined || !r.values.includes(v)) return false;
+          if (!vs.some((v) => r.values.includes(v))) return false;
           break;
         case 'neq':
         case 'notin':
-          if (v !== undefined && r.values.includes(v)) return false;
+          if (vs.some((v) => r.values.includes(v))) return false;
           break;
       }
     }
