@@ -22,6 +22,7 @@ import type { ProxyOptions } from '../options.js';
 import type { RedirectSource, RedirectTarget } from '../redirect-source.js';
 import type { UpstreamPools } from '../upstream.js';
 import { forwardRequest, type ForwardHandle } from './forward.js';
+import { forwardWithoutUpgrade, isWebSocketUpgrade, tunnelWebSocket, type UpgradeOutcome } from './upgrade.js';
 import { validateRequest, type ValidRequest } from './validate-request.js';
 
 export interface HttpListenerDeps {
@@ -97,6 +98,7 @@ export class HttpListener {
       req.socket.destroySoon();
     });
     this.server.on('connect', (req: IncomingMessage, socket: net.Socket, head: Buffer) => this.onConnect(req, socket, head));
+    this.server.on('upgrade', (req: IncomingMessage, socket: net.Socket, head: Buffer) => this.onUpgrade(req, socket, head));
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => this.onClientError(err, socket));
   }
 
@@ -239,6 +241,56 @@ export class HttpListener {
         if (st.receiving === receiving) st.receiving = null;
       });
     }
+  }
+
+  /**
+   * A request asking for a protocol switch (node:http hands over the raw socket): validated and
+   * judged exactly like any request; WebSocket tunnels only after the upstream's 101; anything
+   * else (h2c) is answered as a plain request and the connection closed. See upgrade.ts.
+   */
+  private onUpgrade(req: IncomingMessage, socket: net.Socket, head: Buffer): void {
+    const st = this.states.get(socket);
+    if (!st || st instanceof Promise) {
+      socket.destroy();
+      return;
+    }
+    const startNs = process.hrtime.bigint();
+    this.stats.requests++;
+    const flows = this.deps.flows;
+    const emit = flows.enabled !== false;
+    socket.on('error', () => undefined);
+    const v = validateRequest(req as IncomingMessage & { method: string; url: string }, this.deps.options);
+    if (!v.ok || v.chunked || (v.contentLength ?? 0) > 0) {
+      const status = v.ok ? 400 : v.status;
+      const reason = v.ok ? 'upgrade_with_body' : v.reason;
+      this.stats.malformed++;
+      if (emit) flows.emit(malformedFlow(st.flowCtx, rawFlowRequest(req), status, reason));
+      writeRawResponse(socket, status);
+      return;
+    }
+    const fr: FlowRequest | null = emit ? flowRequest(v, req) : null;
+    const verdict: Verdict = st.policy.verdict.allowed ? st.policy.judgeHttp(v.facts) : st.policy.verdict;
+    if (fr) flows.emit(requestFlow(st.flowCtx, fr, verdict));
+    if (!verdict.allowed) {
+      this.stats.denied++;
+      writeRawResponse(socket, 403);
+      if (fr) flows.emit(responseFlow(st.flowCtx, fr, 403, Number(process.hrtime.bigint() - startNs), { verdict: 'DROPPED', reason: verdict.reason }));
+      return;
+    }
+    const done = (o: UpgradeOutcome): void => {
+      if (o.kind === 'response') this.stats.forwarded++;
+      else this.stats.upstreamErrors++;
+      if (!fr) return;
+      if (o.kind === 'response') flows.emit(responseFlow(st.flowCtx, fr, o.status, o.latencyNs, { verdict: 'FORWARDED' }));
+      else flows.emit(responseFlow(st.flowCtx, fr, o.failure.status, o.latencyNs, { verdict: 'ERROR', reason: o.failure.reason }));
+    };
+    const o = this.deps.options;
+    if (isWebSocketUpgrade(v.method, req.headers.upgrade, v)) {
+      tunnelWebSocket(socket, head, v, st.target.upstream, { connectMs: o.upstreamConnectTimeoutMs, responseMs: o.upstreamResponseTimeoutMs }, startNs, done);
+      return;
+    }
+    const t = st.target.upstream;
+    forwardWithoutUpgrade(socket, this.deps.pools.get(t.host, t.port, st.poolKey), v, startNs, done);
   }
 
   /** CONNECT: judged like a request (method CONNECT, path = authority); tunnels only when allowed. */
