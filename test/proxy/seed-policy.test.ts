@@ -154,3 +154,15 @@ test('wrk short burst (64 connections, 1 s): every allowed request answered 200,
   assert.equal(Number(/Non-2xx or 3xx responses: (\d+)/.exec(denied.stdout)?.[1] ?? '-1'), dTotal, denied.stdout);
   assert.ok(!h.upstream.requests.some((r) => r.url === '/admin'));
 });
+
+test('curl --http2 (h2c upgrade attempt): answered over HTTP/1.1, no protocol switch, Upgrade never forwarded', async (t) => {
+  const h = await startSeedHarness(t, 77);
+  const r = await curl(['--http2', '--interface', h.checkout, `${h.url}/api/v1/payments/7`]);
+  assert.equal(r.code, 200);
+  assert.match(r.headers, /^HTTP\/1\.1 200/m);
+  assert.equal(r.body, 'upstream saw GET /api/v1/payments/7 (0 bytes)\n');
+  const seen = h.upstream.raw().toLowerCase();
+  assert.ok(!seen.includes('upgrade') && !seen.includes('h2c') && !seen.includes('http2-settings'), seen);
+  const denied = await curl(['--http2', '--interface', h.checkout, '-X', 'DELETE', `${h.url}/api/v1/payments/7`]);
+  assert.equal(denied.code, 403);
+});
