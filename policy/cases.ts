@@ -9,6 +9,7 @@ import type { PeerRef } from './api.js';
 import { DocContext, type FieldPath } from './doc-context.js';
 import type { Payload } from './evaluate.js';
 import { kafkaKeyByName } from './kafka-keys.js';
+import { ICMP_ANY_TYPE } from './match-peer.js';
 
 export interface TraceCase {
   id: string;
@@ -104,14 +105,19 @@ function parseCase(ctx: DocContext, v: unknown, path: FieldPath, index: number):
     protocol = p as L4Protocol;
   }
   let port = 0;
-  const rawPort = typeof v.port === 'string' && /^\d+$/.test(v.port) ? Number(v.port) : v.port;
+  // For ICMP, `port` (or `icmpType`/`type`) is the ICMP type; without one, any type.
+  const rawValue = protocol === 'ICMP' ? (v.icmpType ?? v.type ?? v.port) : v.port;
+  const field = protocol === 'ICMP' && v.port === undefined ? (v.icmpType !== undefined ? 'icmpType' : 'type') : 'port';
+  const rawPort = typeof rawValue === 'string' && /^\d+$/.test(rawValue) ? Number(rawValue) : rawValue;
+  const max = protocol === 'ICMP' ? 255 : 65535;
   if (rawPort === undefined || rawPort === null) {
     if (protocol !== 'ICMP') {
       ctx.error([...path, 'port'], 'is required (1-65535)');
       return null;
     }
-  } else if (typeof rawPort !== 'number' || !Number.isInteger(rawPort) || rawPort < 0 || rawPort > 65535) {
-    ctx.error([...path, 'port'], `must be 0-65535, got ${JSON.stringify(v.port)}`);
+    port = ICMP_ANY_TYPE;
+  } else if (typeof rawPort !== 'number' || !Number.isInteger(rawPort) || rawPort < 0 || rawPort > max) {
+    ctx.error([...path, field], `must be 0-${max}, got ${JSON.stringify(rawValue)}`);
     return null;
   } else port = rawPort;
   const kinds = ['http', 'kafka', 'dns'].filter((k) => v[k] !== undefined && v[k] !== null);

@@ -68,7 +68,7 @@ export class Engine implements PolicyEngine {
   /** The payload-independent plan of one side, memoized. */
   plan(subject: Endpoint, dir: Direction, peer: Peer, proto: string, port: number): SidePlan {
     const outerKey = this.intern(subject.identity.id) * 2 + (dir === 'ingress' ? 1 : 0);
-    const innerKey = (this.intern(peer.key) * 4 + (PROTO_INDEX[proto] ?? 0)) * 65_536 + port;
+    const innerKey = (this.intern(peer.key) * 4 + (PROTO_INDEX[proto] ?? 0)) * 65_537 + port;
     let inner = this.memo.get(outerKey);
     if (!inner) {
       inner = new Map();

@@ -7,7 +7,7 @@
  * `judgeSide` applies a payload to a plan and is cheap.
  */
 import type { DnsRequestFacts, HttpRequestFacts, KafkaRequestFacts, L7Kind } from './api.js';
-import { coveringPorts, peerMatches, type SelectorCache } from './match-peer.js';
+import { coveringPorts, ICMP_ANY_TYPE, peerMatches, type SelectorCache } from './match-peer.js';
 import { dnsMatch, firstHttpMatch, kafkaMatch } from './match-l7.js';
 import type { DnsRule, HttpRule, KafkaRule, PortRule, Rule, RuleEntry } from './model.js';
 import type { Peer } from './peers.js';
@@ -70,7 +70,7 @@ export function planSide(
   cache: SelectorCache,
 ): SidePlan {
   if (rules.length === 0) return NOT_ENFORCED(dir, subject);
-  const what = `${proto}/${port}`;
+  const what = proto === 'ICMP' ? (port === ICMP_ANY_TYPE ? 'ICMP (any type)' : `ICMP type ${port}`) : `${proto}/${port}`;
   const peerWord = dir === 'ingress' ? `from ${peer.display}` : `to ${peer.display}`;
   for (const r of rules) {
     for (const e of r[dir].deny) {

@@ -8,6 +8,9 @@ import type { Peer } from './peers.js';
 import { matchesSelector, type Selector } from './selector.js';
 import { portCovers } from './parse-ports.js';
 
+/** A case with protocol ICMP and no type: matches every `icmps` rule. */
+export const ICMP_ANY_TYPE = 65_536;
+
 const CLUSTER_RESERVED = ['host', 'remote-node', 'kube-apiserver', 'health', 'init', 'ingress', 'unmanaged'];
 
 export class SelectorCache {
@@ -80,7 +83,8 @@ export function peerMatches(pm: PeerMatcher, peer: Peer, cache: SelectorCache): 
  */
 export function coveringPorts(entry: RuleEntry, proto: string, port: number): (PortRule | null)[] {
   if (entry.icmps) {
-    return proto === 'ICMP' && entry.icmps.some((f) => f.type === port) ? [null] : [];
+    // For ICMP the case's port is the ICMP type; ICMP_ANY_TYPE (type not given) matches any icmps field.
+    return proto === 'ICMP' && (port === ICMP_ANY_TYPE || entry.icmps.some((f) => f.type === port)) ? [null] : [];
   }
   if (!entry.ports) return [null];
   if (proto === 'ICMP') return [];
