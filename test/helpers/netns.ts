@@ -21,6 +21,8 @@ export const BPFFS_ROOT = '/sys/fs/bpf';
 export const RUNS_DIR = '/tmp/tendril-ci-runs';
 /** Where a private bpffs is mounted per run when /sys/fs/bpf is not a bpffs (see native/bpffs.ts). */
 export const PRIVATE_BPFFS_PARENT = '/run/tendril-ci-bpffs';
+/** native/bpffs.ts's default private-mount parent (used by the agent component). */
+export const AGENT_BPFFS_PARENT = '/run/tendril-bpffs';
 /** 5 characters [a-z0-9]: keeps `td<id><x><n>` interface names within 15 characters. */
 export const RUN_ID_RE = /^[a-z0-9]{5}$/;
 
@@ -145,8 +147,9 @@ export function destroyRunObjects(id: string): string[] {
       problems.push(`rm ${pins}: ${(err as Error).message}`);
     }
   }
-  const priv = join(PRIVATE_BPFFS_PARENT, `tendril-ci-${id}`);
-  if (existsSync(priv)) {
+  for (const parent of [PRIVATE_BPFFS_PARENT, AGENT_BPFFS_PARENT]) {
+    const priv = join(parent, `tendril-ci-${id}`);
+    if (!existsSync(priv)) continue;
     try {
       releaseMounted(priv);
     } catch (err) {
@@ -182,6 +185,8 @@ export function runLeftovers(id: string): string[] {
   for (const ns of netnsList()) if (ns.startsWith(`td${id}-`)) left.push(`netns ${ns}`);
   if (existsSync(join(CGROUP_ROOT, `tendril-ci-${id}`))) left.push(`cgroup ${join(CGROUP_ROOT, `tendril-ci-${id}`)}`);
   if (existsSync(join(BPFFS_ROOT, `tendril-ci-${id}`))) left.push(`pins ${join(BPFFS_ROOT, `tendril-ci-${id}`)}`);
-  if (existsSync(join(PRIVATE_BPFFS_PARENT, `tendril-ci-${id}`))) left.push(`pins ${join(PRIVATE_BPFFS_PARENT, `tendril-ci-${id}`)}`);
+  for (const parent of [PRIVATE_BPFFS_PARENT, AGENT_BPFFS_PARENT]) {
+    if (existsSync(join(parent, `tendril-ci-${id}`))) left.push(`pins ${join(parent, `tendril-ci-${id}`)}`);
+  }
   return left;
 }

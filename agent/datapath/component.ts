@@ -1,0 +1,128 @@
+/**
+ * The datapath as an agent Component (agent/agent.ts): decides from config whether to run,
+ * loads and attaches at start, syncs identities from the world and the standalone redirect table
+ * into the BPF maps, emits drop events as flows, and closes everything at stop.
+ *
+ * datapath.enabled: false -> not started; 'auto' -> started when supported, else a warning and the
+ * proxy stays in explicit mode; true -> unsupported is a start failure (TND_DATAPATH_UNSUPPORTED).
+ * kubeProxyReplacement: true implies datapath.enabled 'auto' at least.
+ *
+ * Standalone redirects: each `standalone.redirects[i]` (listen, destination ns/pod:port) becomes a
+ * connect4 redirect {any source -> that pod's identity, port} -> the listener, so any process in
+ * the agent cgroup that dials the pod address lands on the proxy listener transparently.
+ */
+import { basename } from 'node:path';
+import type { Logger } from 'pino';
+import type { Config } from '../../config/index.js';
+import type { FlowSink } from '../../observe/index.js';
+import type { PolicyEngine } from '../../policy/api.js';
+import type { World } from '../../policy/index.js';
+import { TendrilError } from '../../core/index.js';
+import { PROTO } from '../../native/index.js';
+import { Datapath } from './datapath.js';
+import type { RedirectEntry } from './policy-maps.js';
+import { datapathUnsupportedReason } from './support.js';
+
+/** First identity handed to local endpoints (Cilium's local identities start above reserved ones). */
+export const FIRST_ENDPOINT_IDENTITY = 1000;
+
+export interface DatapathComponentArgs {
+  config: Config;
+  log: Logger;
+  policy: { engine: PolicyEngine; world: World };
+  flows: FlowSink;
+}
+
+export interface DatapathComponent {
+  readonly name: 'datapath';
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  status(): Record<string, unknown>;
+  /** The running datapath, or null when disabled/unsupported. */
+  readonly datapath: Datapath | null;
+}
+
+export function wantsDatapath(config: Config): 'off' | 'auto' | 'required' {
+  const e = config.datapath.enabled;
+  if (e === true || e === 'true') return 'required';
+  if (e === false || e === 'false') return config.kubeProxyReplacement ? 'auto' : 'off';
+  return 'auto';
+}
+
+/** Numeric identity per world endpoint: stable (sorted by `namespace/pod`). */
+export function endpointIdentities(world: World): Map<string, { identity: number; ips: string[] }> {
+  const out = new Map<string, { identity: number; ips: string[] }>();
+  [...world.endpoints].sort((a, b) => a.id.localeCompare(b.id)).forEach((e, i) => out.set(e.id, { identity: FIRST_ENDPOINT_IDENTITY + i, ips: e.ips }));
+  return out;
+}
+
+export function standaloneRedirects(config: Config, ids: Map<string, { identity: number }>): RedirectEntry[] {
+  return config.standalone.redirects.map((r, i) => {
+    const m = /^(.+):(\d+)$/.exec(r.destination);
+    const lm = /^(.+):(\d+)$/.exec(r.listen);
+    const dst = m ? ids.get(m[1]!) : undefined;
+    if (!m || !lm || !dst) {
+      throw new TendrilError('TND_CONFIG_INVALID', `standalone.redirects[${i}]: destination "${r.destination}" is not an endpoint of the world`, {
+        field: `standalone.redirects[${i}].destination`,
+      });
+    }
+    return { srcIdentity: 0, dstIdentity: dst.identity, port: Number(m[2]), proto: PROTO.TCP, proxyIp: lm[1]!, proxyPort: Number(lm[2]), policy: undefined };
+  });
+}
+
+export function datapathComponent(args: DatapathComponentArgs): DatapathComponent {
+  const log = args.log.child({ component: 'datapath' });
+  let dp: Datapath | null = null;
+  let reason: string | null = null;
+  const mode = wantsDatapath(args.config);
+  return {
+    name: 'datapath',
+    get datapath() {
+      return dp;
+    },
+    async start() {
+      if (mode === 'off') {
+        reason = 'disabled by config (datapath.enabled: false)';
+        return;
+      }
+      reason = datapathUnsupportedReason();
+      if (reason) {
+        if (mode === 'required') throw new TendrilError('TND_DATAPATH_UNSUPPORTED', `datapath.enabled is true but ${reason}`);
+        log.warn({ reason }, 'eBPF datapath not available; the proxy runs in explicit mode');
+        return;
+      }
+      dp = Datapath.start({
+        log: args.log,
+        cgroupDir: args.config.datapath.cgroupRoot,
+        pinName: basename(args.config.datapath.pinRoot),
+        endpointByIp: (ip) => args.policy.engine.endpointByIp(ip),
+        nodeName: args.config.nodeName,
+      });
+      try {
+        dp.onDrop((flow) => args.flows.emit(flow));
+        const ids = endpointIdentities(args.policy.world);
+        for (const { identity, ips } of ids.values()) for (const ip of ips) dp.policy.setIdentity(ip, identity);
+        dp.policy.setRedirects(standaloneRedirects(args.config, ids));
+      } catch (err) {
+        dp.close();
+        dp = null;
+        throw err;
+      }
+    },
+    async stop() {
+      dp?.close();
+      dp = null;
+    },
+    status() {
+      if (!dp) return { running: false, reason };
+      const s = dp.stats();
+      return {
+        running: true,
+        cgroup: dp.cgroupDir,
+        pinRoot: dp.pinRoot,
+        services: dp.services.size,
+        stats: Object.fromEntries(Object.entries(s).map(([k, v]) => [k, Number(v)])),
+      };
+    },
+  };
+}
