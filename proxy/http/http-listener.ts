@@ -14,7 +14,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net from 'node:net';
 import type { Logger } from 'pino';
 import type { FlowSink } from '../../observe/index.js';
-import type { ConnectionPolicy, PolicyEngine, Verdict } from '../../policy/api.js';
+import type { ConnectionPolicy, HttpRequestFacts, PolicyEngine, Verdict } from '../../policy/api.js';
 import { TendrilError } from '../../core/index.js';
 import { sendProxyResponse, writeRawResponse } from '../deny.js';
 import { connContext, malformedFlow, requestFlow, responseFlow, type DescribeEndpoint, type FlowConnContext, type FlowRequest } from '../flows.js';
@@ -175,6 +175,20 @@ export class HttpListener {
     };
   }
 
+  /**
+   * The connection's L3/L4 verdict when it denies, else the per-request L7 judgement. Fails closed:
+   * an engine bug (a throw) denies the request instead of forwarding it unjudged.
+   */
+  private judge(st: ConnState, facts: HttpRequestFacts): Verdict {
+    if (!st.policy.verdict.allowed) return st.policy.verdict;
+    try {
+      return st.policy.judgeHttp(facts);
+    } catch (err) {
+      this.log.error({ err }, 'BUG: policy engine threw while judging a request; denying it');
+      return { allowed: false, authRequired: false, l7: 'http', reason: 'policy engine error (request denied)' };
+    }
+  }
+
   private onRequest(req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void {
     const st = this.states.get(req.socket);
     if (st === undefined) {
@@ -204,7 +218,7 @@ export class HttpListener {
       return;
     }
     const fr: FlowRequest | null = emit ? flowRequest(v, req) : null;
-    const verdict: Verdict = st.policy.verdict.allowed ? st.policy.judgeHttp(v.facts) : st.policy.verdict;
+    const verdict = this.judge(st, v.facts);
     if (fr) flows.emit(requestFlow(st.flowCtx, fr, verdict));
     if (!verdict.allowed) {
       this.stats.denied++;
@@ -269,7 +283,7 @@ export class HttpListener {
       return;
     }
     const fr: FlowRequest | null = emit ? flowRequest(v, req) : null;
-    const verdict: Verdict = st.policy.verdict.allowed ? st.policy.judgeHttp(v.facts) : st.policy.verdict;
+    const verdict = this.judge(st, v.facts);
     if (fr) flows.emit(requestFlow(st.flowCtx, fr, verdict));
     if (!verdict.allowed) {
       this.stats.denied++;
@@ -305,7 +319,7 @@ export class HttpListener {
     const host = typeof req.headers.host === 'string' ? req.headers.host : authority;
     const fr: FlowRequest = { method: 'CONNECT', url: authority, protocol: `HTTP/${req.httpVersion}` };
     const facts = { method: 'CONNECT', path: authority, host, headers: { host } };
-    const verdict = st.policy.verdict.allowed ? st.policy.judgeHttp(facts) : st.policy.verdict;
+    const verdict = this.judge(st, facts);
     const emit = this.deps.flows.enabled !== false;
     if (emit) this.deps.flows.emit(requestFlow(st.flowCtx, fr, verdict));
     if (!verdict.allowed) {
