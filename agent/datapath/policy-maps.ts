@@ -5,7 +5,8 @@
  * Policy ids: flows name the deciding policy; the BPF side only carries a u32, so names are
  * interned here (`policyName(id)` turns a drop event back into `namespace/name`).
  */
-import type { BpfObject, PolicyKey, PolicyVal, RedirectKey, RedirectVal } from '../../native/index.js';
+import type { PolicyKey, PolicyVal, RedirectKey, RedirectVal } from '../../native/index.js';
+import type { MapSource } from './map-source.js';
 import { cgroupId, EP_FLAGS } from '../../native/index.js';
 
 export interface PolicyEntry {
@@ -60,7 +61,7 @@ export class PolicyMapSync {
   private redirects = new Map<string, { key: RedirectKey; val: RedirectVal }>();
   writes = 0;
 
-  constructor(private readonly obj: BpfObject) {}
+  constructor(private readonly obj: MapSource) {}
 
   setIdentity(ip: string, identity: number): void {
     if (this.ipIdentity.get(ip) === identity) return;

@@ -5,7 +5,8 @@
  *   grow:   write new slots, then raise count;   shrink: lower count, then delete old slots.
  * A service with no backends stays in the map with count 0, so connect() gets ECONNREFUSED.
  */
-import type { BpfObject, SvcKey } from '../../native/index.js';
+import type { SvcKey } from '../../native/index.js';
+import type { MapSource } from './map-source.js';
 import { PROTO } from '../../native/index.js';
 
 export interface ServiceSpec {
@@ -29,7 +30,7 @@ export class ServiceSync {
   /** Map writes done so far (for tests of incrementality). */
   writes = 0;
 
-  constructor(private readonly obj: BpfObject) {}
+  constructor(private readonly obj: MapSource) {}
 
   get size(): number {
     return this.installed.size;
