@@ -327,22 +327,22 @@ export class HttpListener {
       writeRawResponse(socket, 403);
       return;
     }
+    let connected = false;
     const up = net.connect(st.target.upstream.port, st.target.upstream.host, () => {
+      connected = true;
       up.write(`CONNECT ${authority} HTTP/1.1\r\nhost: ${host}\r\n\r\n`);
       if (head.length > 0) up.write(head);
       socket.pipe(up).pipe(socket);
     });
-    const teardown = (): void => {
-      up.destroy();
-      socket.destroy();
-    };
     up.on('error', () => {
-      if (!up.readyState || up.connecting) writeRawResponse(socket, 503);
-      teardown();
+      if (!connected) writeRawResponse(socket, 503); // ends the client after the answer
+      else socket.destroy();
     });
-    socket.on('error', teardown);
+    up.on('close', () => {
+      if (connected) socket.destroy();
+    });
+    socket.on('error', () => up.destroy());
     socket.on('close', () => up.destroy());
-    up.on('close', () => socket.destroy());
   }
 
   private onClientError(err: NodeJS.ErrnoException, socket: net.Socket): void {

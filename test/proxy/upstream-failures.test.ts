@@ -62,11 +62,12 @@ test('slowloris: a header section that never completes is answered 408 and close
     s.on('connect', () => s.write(`GET /api/v1/payments/1 HTTP/1.1\r\n${H}`));
     s.on('data', (d: Buffer) => (text += d.toString('latin1')));
     s.on('error', () => undefined);
+    const timer = setTimeout(() => s.destroy(), 5000);
     s.on('close', () => {
       clearInterval(drip);
+      clearTimeout(timer);
       resolve({ text, ms: Date.now() - t0 });
     });
-    setTimeout(() => s.destroy(), 5000);
   });
   assert.deepEqual(statusCodes(result.text), [408]);
   assert.ok(result.ms < 2500, `closed after ${result.ms} ms`);
@@ -116,9 +117,13 @@ test('the upstream connection of an aborted request is never reused', async (t) 
     s.on('connect', () => s.write(`POST /api/v1/payments HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n`));
     s.on('data', (d: Buffer) => (text += d.toString('latin1')));
     s.on('error', () => undefined);
-    s.on('close', () => resolve(text));
-    setTimeout(() => s.write('ZZ\r\n'), 300);
-    setTimeout(() => s.destroy(), 3000);
+    const bad = setTimeout(() => s.write('ZZ\r\n'), 300);
+    const timer = setTimeout(() => s.destroy(), 3000);
+    s.on('close', () => {
+      clearTimeout(bad);
+      clearTimeout(timer);
+      resolve(text);
+    });
   });
   assert.deepEqual(statusCodes(result), [400]);
   await new Promise((resolve) => setTimeout(resolve, 100));
