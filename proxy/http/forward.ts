@@ -106,10 +106,15 @@ export function forwardRequest(
         controller = c;
         if (finished) c.abort(new Error('client connection closed'));
       },
-      onResponseStart(_c, statusCode, h) {
+      onResponseStart(c, statusCode, h) {
         if (statusCode < 200) return;
-        gotHeaders = true;
-        res.writeHead(statusCode, responseHeaders(h as Record<string, string | string[] | undefined>));
+        try {
+          res.writeHead(statusCode, responseHeaders(h as Record<string, string | string[] | undefined>));
+          gotHeaders = true;
+        } catch (err) {
+          // node:http refused a header undici let through: treat as an invalid upstream response.
+          c.abort(Object.assign(new Error('upstream response header rejected'), { code: 'HPE_INVALID_HEADER_TOKEN', cause: err }));
+        }
       },
       onResponseData(c, chunk) {
         if (!res.write(chunk) && !paused) {
