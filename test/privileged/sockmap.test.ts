@@ -33,8 +33,23 @@ test('sk_msg redirect between local ends carries data byte-exact; off switch and
   const after = dp.stats();
   assert.equal(after.SK_MSG_REDIRECT, mid.SK_MSG_REDIRECT, 'no redirects with the fast path off');
 
+  // app -> proxy hop across two processes: connect4 redirects the app's dial of a pod address to
+  // a local "proxy" (echo) listener, and sk_msg short-circuits both directions of that hop.
+  const a = net.pod('a');
+  await startTool(net, 'a', ['serve-echo', '127.0.0.1', '15001']);
+  dp.policy.setCgroupIdentity(a.cgroup, 1001);
+  dp.policy.setIdentity('10.250.9.9', 1002);
+  dp.policy.setRedirects([{ srcIdentity: 1001, dstIdentity: 1002, port: 80, proto: 6, proxyIp: '127.0.0.1', proxyPort: 15001 }]);
+  dp.setFeatures({ sockmap: true, redirect: true });
+  const h0 = dp.stats();
+  const [hop] = await runTool<PingPong & { peer: string }>(net, 'a', ['pingclient', '10.250.9.9', '80', '300', '65536']);
+  assert.ok(hop!.ok, `byte-exact across the redirected hop: ${JSON.stringify(hop)}`);
+  assert.equal(hop!.peer, '10.250.9.9:80', 'the app still sees the address it dialed');
+  const h1 = dp.stats();
+  assert.equal(h1.REDIRECT - h0.REDIRECT, 1n);
+  assert.ok(h1.SK_MSG_REDIRECT - h0.SK_MSG_REDIRECT >= 600n, `both directions short-circuited (${h1.SK_MSG_REDIRECT - h0.SK_MSG_REDIRECT})`);
+
   // Fallback: with the fast path on, a connection to another pod (peer not local) is plain TCP.
-  dp.setFeatures({ sockmap: true, redirect: false });
   await startTool(net, 'b', ['serve-tcp', b.ip, '8080', 'b']);
   const r = await runTool<{ reply?: string }>(net, 'a', ['connect', b.ip, '8080', '3']);
   assert.ok(r.every((x) => x.reply?.startsWith('b saw 10.250.1.2')), JSON.stringify(r));
