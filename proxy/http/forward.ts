@@ -26,15 +26,18 @@ export type ForwardOutcome =
 
 function responseHeaders(headers: Record<string, string | string[] | undefined>): string[] {
   const conn = headers['connection'];
-  const nominated = new Set(
-    (Array.isArray(conn) ? conn.join(',') : conn ?? '')
-      .toLowerCase()
-      .split(',')
-      .map((t) => t.trim()),
-  );
+  const nominated =
+    conn === undefined
+      ? null
+      : new Set(
+          (Array.isArray(conn) ? conn.join(',') : conn)
+            .toLowerCase()
+            .split(',')
+            .map((t) => t.trim()),
+        );
   const out: string[] = [];
   for (const name in headers) {
-    if (RESPONSE_HOP_BY_HOP.has(name) || nominated.has(name)) continue;
+    if (RESPONSE_HOP_BY_HOP.has(name) || (nominated !== null && nominated.has(name))) continue;
     const v = headers[name];
     if (v === undefined) continue;
     if (Array.isArray(v)) for (const x of v) out.push(name, x);

@@ -13,6 +13,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net from 'node:net';
 import type { Logger } from 'pino';
+import type { Dispatcher } from 'undici';
 import type { FlowSink } from '../../observe/index.js';
 import type { ConnectionPolicy, HttpRequestFacts, PolicyEngine, Verdict } from '../../policy/api.js';
 import { TendrilError } from '../../core/index.js';
@@ -56,6 +57,8 @@ interface ConnState {
   failed: boolean;
   /** The forwarded request whose body is still arriving (a parse error now belongs to it). */
   receiving: { req: IncomingMessage; handle: ForwardHandle } | null;
+  /** The upstream pool of this connection (upstream + source identity), looked up once. */
+  pool: Dispatcher | null;
 }
 
 /** Envoy keeps the connection after a denial only when the body is (or will be) fully read. */
@@ -172,6 +175,7 @@ export class HttpListener {
       poolKey: target.source.endpoint ?? 'world',
       failed: false,
       receiving: null,
+      pool: null,
     };
   }
 
@@ -232,8 +236,8 @@ export class HttpListener {
     // (Upgrade is stripped), end the connection after this response so nothing hangs or slips by.
     if (req.headers.upgrade !== undefined) res.shouldKeepAlive = false;
     const t = st.target.upstream;
-    const pool = this.deps.pools.get(t.host, t.port, st.poolKey);
-    const handle = forwardRequest(pool, req, res, v, startNs, (o) => {
+    st.pool ??= this.deps.pools.get(t.host, t.port, st.poolKey);
+    const handle = forwardRequest(st.pool, req, res, v, startNs, (o) => {
       if (o.kind === 'response') {
         this.stats.forwarded++;
         if (fr) flows.emit(responseFlow(st.flowCtx, fr, o.status, o.latencyNs, { verdict: 'FORWARDED' }));

@@ -91,8 +91,10 @@ export function validateRequest(line: RequestLine, opts: ValidateOptions): Valid
   let teCount = 0;
   let chunked = false;
   let connectionTokens: string[] = [];
+  const lowerNames: string[] = new Array<string>(raw.length / 2);
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
+    lowerNames[i / 2] = name;
     const value = raw[i + 1]!;
     if (name.length === 0 || name.charCodeAt(0) === 0x3a) return invalid(400, 'pseudo_header_in_http1');
     switch (name) {
@@ -129,13 +131,13 @@ export function validateRequest(line: RequestLine, opts: ValidateOptions): Valid
   const tgt = normalizeTarget(line.method, line.url, host, opts);
   if (!tgt.ok) return tgt;
 
-  const nominated = new Set(connectionTokens);
+  const nominated = connectionTokens.length > 0 ? new Set(connectionTokens) : null;
   const forwardHeaders: string[] = [];
   const headers: Record<string, string | string[] | undefined> = { host };
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || OVERRIDE_HEADERS.has(lower) || nominated.has(lower)) continue;
+    const lower = lowerNames[i / 2]!;
+    if (HOP_BY_HOP.has(lower) || OVERRIDE_HEADERS.has(lower) || (nominated !== null && nominated.has(lower))) continue;
     const value = raw[i + 1]!;
     forwardHeaders.push(name, value);
     const prev = headers[lower];
