@@ -3,15 +3,19 @@
  * 1. emit cost per flow: null sink (baseline) vs ring buffer without / with a follower, Hubble
  *    metrics (seed list), the store sink, and the full fan-out createObservability builds;
  * 2. store write throughput (toRow + batched transaction with the pairs aggregate) vs a target;
- * 3. the audit query `--namespace payments --since 7d --aggregate pairs` over N stored flows
+ * 3. proxy throughput (wrk through the real L7 proxy with the seed policy) with the full
+ *    observability (ring + seed metrics + store) on vs a null sink, alternating runs;
+ * 4. the audit query `--namespace payments --since 7d --aggregate pairs` over N stored flows
  *    (TENDRIL_BENCH_STORE_FLOWS, default 10,000,000) vs the 1 s target, and the same answer by a
  *    full scan of the raw flows table over the 7 days as the baseline.
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import pino from 'pino';
-import { FanoutSink, FlowMetrics, FlowRing, FlowStore, NULL_SINK, StoreSink, formatFlowTime, newFlow, type Flow, type FlowRow, type FlowSink } from '../observe/index.js';
+import { createObservability, FanoutSink, FlowMetrics, FlowRing, FlowStore, NULL_SINK, StoreSink, formatFlowTime, newFlow, type Flow, type FlowRow, type FlowSink } from '../observe/index.js';
 
 const SEED = ['dns:query;ignoreAAAA', 'drop', 'tcp', 'flow', 'port-distribution', 'icmp', 'http'];
 const HOUR_MS = 3_600_000;
@@ -182,11 +186,81 @@ async function benchAudit(log: (l: string) => void, dir: string): Promise<void> 
   store.close();
 }
 
+const run$ = promisify(execFile);
+
+/** req/s of one wrk run through a fresh proxy whose flows go to `sink`. */
+async function proxyRun(sink: FlowSink, files: { policies: string; world: string }, seconds: number): Promise<number> {
+  const { createEngine, loadPolicies, loadWorld } = await import('../policy/index.js');
+  const { describeFromWorld, ExplicitRedirectSource, startProxy } = await import('../proxy/index.js');
+  const { startRecordingUpstream } = await import('../test/proxy/helpers/harness.js');
+  const world = loadWorld(files.world);
+  const engine = createEngine({ policies: loadPolicies([files.policies]), world });
+  const upstream = await startRecordingUpstream('127.0.178.10');
+  const proxy = await startProxy({
+    engine,
+    log: pino({ level: 'silent' }),
+    flows: sink,
+    describe: describeFromWorld(world),
+    redirects: [{ listen: { host: '127.0.178.1', port: 0 }, protocol: 'http', source: new ExplicitRedirectSource({ destinationEndpoint: 'payments/payment-service-0', destinationPort: 8080, upstream: { host: upstream.host, port: upstream.port } }, (ip) => engine.endpointByIp(ip)) }],
+  });
+  try {
+    const a = proxy.listeners[0]!.address;
+    const { stdout } = await run$('wrk', ['-t1', '-c16', `-d${seconds}s`, `http://${a.host}:${a.port}/api/v1/payments/P1`], { timeout: (seconds + 20) * 1000 });
+    const m = /Requests\/sec:\s+([\d.]+)/.exec(stdout);
+    if (!m || /Non-2xx/.test(stdout)) throw new Error(`wrk output unexpected: ${stdout}`);
+    return Number(m[1]);
+  } finally {
+    await proxy.close();
+    await upstream.close();
+  }
+}
+
+const ROUNDS = Number(process.env.TENDRIL_BENCH_PROXY_ROUNDS ?? 2);
+
+async function benchProxy(log: (l: string) => void, dir: string): Promise<void> {
+  const { writeSeedFiles } = await import('../test/proxy/helpers/harness.js');
+  // wrk cannot bind a source address: 127.0.0.1 is a checkout pod in this world.
+  const files = writeSeedFiles(178, ['127.0.0.1']);
+  const obs = createObservability({
+    config: { enabled: true, listenAddress: '127.0.0.1:0', eventBufferCapacity: 4096, metrics: { enabled: SEED, listenAddress: '127.0.0.1:0' }, store: { enabled: true, path: join(dir, 'proxy.db'), retention: '30d' } },
+    log: pino({ level: 'silent' }),
+    nodeName: 'bench',
+    version: 'bench',
+  });
+  await obs.start();
+  try {
+    const ring = new FlowRing(4096);
+    const metrics = new FlowMetrics(SEED, ring);
+    const configs: Array<[string, FlowSink]> = [
+      ['off (null sink: flows not even built)', NULL_SINK],
+      ['flows built, then discarded', { emit: () => {} }],
+      ['ring only', new FanoutSink([ring])],
+      ['ring + seed metrics', new FanoutSink([ring, metrics])],
+      ['full: ring + metrics + store', obs.sink],
+    ];
+    const results = configs.map(() => [] as number[]);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (let i = 0; i < configs.length; i++) results[i]!.push(await proxyRun(configs[i]![1], files, 3));
+    }
+    const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const base = mean(results[0]!);
+    log(`proxy throughput (wrk -t1 -c16 through the L7 proxy, seed policy; ${ROUNDS} interleaved 3 s runs per config):`);
+    configs.forEach(([name], i) => {
+      const m = mean(results[i]!);
+      log(`  ${name.padEnd(40)} ${fmt(m).padStart(7)} req/s = ${fmt(m / base, 3)}x off  (cost ${fmt((1 - m / base) * 100, 1)}%; target < 5%)`);
+    });
+  } finally {
+    await obs.stop();
+    rmSync(files.dir, { recursive: true, force: true });
+  }
+}
+
 export async function run(log: (line: string) => void): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tendril-bench-observe-'));
   try {
     await benchEmit(log, dir);
     await benchStoreWrite(log, dir);
+    await benchProxy(log, dir);
     await benchAudit(log, dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 /**
  * Worker-thread entry of the store writer: owns the write connection to the SQLite flow store so
  * row building, inserts and pruning never run on the agent's event loop.
- * Messages in:  { kind: 'write', id, flows } | { kind: 'prune', id, cutoffUs } | { kind: 'close', id }
+ * Messages in:  { kind: 'write', id, json (a JSON array of flows) } | { kind: 'prune', id, cutoffUs } | { kind: 'close', id }
  * Messages out: { kind: 'done', id, n } | { kind: 'failed', id, message, n }
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -9,7 +9,7 @@ import type { Flow } from '../flow.js';
 import { FlowStore } from './flow-store.js';
 import { toRow, type FlowRow } from './row.js';
 
-type Msg = { kind: 'write'; id: number; flows: Flow[] } | { kind: 'prune'; id: number; cutoffUs: number } | { kind: 'close'; id: number };
+type Msg = { kind: 'write'; id: number; json: string } | { kind: 'prune'; id: number; cutoffUs: number } | { kind: 'close'; id: number };
 
 const port = parentPort!;
 let store: FlowStore | null = null;
@@ -25,7 +25,7 @@ port.on('message', (m: Msg) => {
   try {
     if (m.kind === 'write') {
       const rows: FlowRow[] = [];
-      for (const f of m.flows) {
+      for (const f of JSON.parse(m.json) as Flow[]) {
         const r = toRow(f);
         if (r) rows.push(r);
       }
@@ -39,6 +39,6 @@ port.on('message', (m: Msg) => {
       port.postMessage({ kind: 'done', id: m.id, n: 0 });
     }
   } catch (err) {
-    port.postMessage({ kind: 'failed', id: m.id, message: (err as Error).message, n: m.kind === 'write' ? m.flows.length : 0 });
+    port.postMessage({ kind: 'failed', id: m.id, message: (err as Error).message, n: 0 });
   }
 });
