@@ -32,6 +32,7 @@ interface RawBpfObject {
   attachTcx(prog: string, netnsPath: string, ifname: string, egress: boolean): number;
   attachSkMsg(prog: string, map: string): number;
   detach(id: number): boolean;
+  testRun(prog: string, packet: Buffer, repeat: number): TestRunResult;
   unpinMaps(): void;
   close(): void;
 }
@@ -43,6 +44,14 @@ interface Addon {
   BpfObject: new (path: string, pinRoot: string) => RawBpfObject;
   RingBuffer: new (obj: RawBpfObject, map: string, cb: (rec: Buffer) => void) => RawRingBuffer;
   libbpfVersion: string;
+}
+
+export interface TestRunResult {
+  /** The program's return code (tc: 0 TC_ACT_OK, 2 TC_ACT_SHOT). */
+  retval: number;
+  /** Average run time per repetition, ns. */
+  durationNs: number;
+  data: Buffer;
 }
 
 export interface RawMapInfo {
@@ -237,6 +246,11 @@ export class BpfObject {
 
   detach(id: number): boolean {
     return wrap('TND_NATIVE_CALL', `detach ${id}`, () => this.r.detach(id));
+  }
+
+  /** Runs a program once (or `repeat` times) on a packet with BPF_PROG_TEST_RUN, unattached. */
+  testRun(prog: string, packet: Buffer, repeat = 1): TestRunResult {
+    return wrap('TND_NATIVE_CALL', `test run ${prog}`, () => this.r.testRun(prog, packet, repeat));
   }
 
   /** Starts consuming a ring buffer map; `onRecord` gets a copy of each record. */

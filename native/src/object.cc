@@ -33,6 +33,7 @@ void BpfObject::Init(Napi::Env env, Napi::Object exports) {
                                       InstanceMethod("attachTcx", &BpfObject::AttachTcx),
                                       InstanceMethod("attachSkMsg", &BpfObject::AttachSkMsg),
                                       InstanceMethod("detach", &BpfObject::Detach),
+                                      InstanceMethod("testRun", &BpfObject::TestRun),
                                       InstanceMethod("unpinMaps", &BpfObject::UnpinMaps),
                                       InstanceMethod("close", &BpfObject::Close),
                                   });
@@ -308,6 +309,24 @@ Napi::Value BpfObject::Detach(const Napi::CallbackInfo &info) {
   bool was = attachments_[id].live;
   DetachOne(attachments_[id]);
   return Napi::Boolean::New(env, was);
+}
+
+// testRun(prog, packet, repeat) -> { retval, durationNs, data } (BPF_PROG_TEST_RUN; no attach).
+Napi::Value BpfObject::TestRun(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int prog_fd = ProgFd(env, info[0]);
+  if (!info[1].IsBuffer()) ThrowUsage(env, "testRun(prog, packet: Buffer, repeat)");
+  auto in = info[1].As<Napi::Buffer<uint8_t>>();
+  int repeat = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Int32Value() : 1;
+  std::vector<uint8_t> out(in.Length() + 256);
+  LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in.Data(), .data_out = out.data(), .data_size_in = (__u32)in.Length(),
+              .data_size_out = (__u32)out.size(), .repeat = repeat);
+  if (bpf_prog_test_run_opts(prog_fd, &opts) != 0) ThrowErrno(env, "TND_NATIVE_CALL", "bpf_prog_test_run_opts", errno);
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("retval", Napi::Number::New(env, opts.retval));
+  r.Set("durationNs", Napi::Number::New(env, opts.duration));
+  r.Set("data", Napi::Buffer<uint8_t>::Copy(env, out.data(), opts.data_size_out));
+  return r;
 }
 
 // unpinMaps(): removes every pin this object made/used under its pin root.

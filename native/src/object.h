@@ -40,6 +40,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Value AttachTcx(const Napi::CallbackInfo &info);
   Napi::Value AttachSkMsg(const Napi::CallbackInfo &info);
   Napi::Value Detach(const Napi::CallbackInfo &info);
+  Napi::Value TestRun(const Napi::CallbackInfo &info);
   Napi::Value UnpinMaps(const Napi::CallbackInfo &info);
   Napi::Value Close(const Napi::CallbackInfo &info);
   void CloseAll();
