@@ -33,6 +33,7 @@ interface RawBpfObject {
   attachSkMsg(prog: string, map: string): number;
   detach(id: number): boolean;
   testRun(prog: string, packet: Buffer, repeat: number): TestRunResult;
+  loadLog(): string;
   unpinMaps(): void;
   close(): void;
 }
@@ -151,9 +152,16 @@ export class TypedMap<K, V> {
   }
 }
 
+/** The slice of a pino Logger the facade uses (native/ imports no logging library). */
+export interface LibbpfLogSink {
+  debug(obj: object, msg: string): void;
+}
+
 export interface OpenOptions {
   /** Per-run folder on bpffs for LIBBPF_PIN_BY_NAME maps (from preparePinRoot). Never /sys/fs/bpf itself. */
   pinRoot: string;
+  /** Receives libbpf's info/warning lines from open+load (pass a pino child logger). */
+  log?: LibbpfLogSink;
 }
 
 export type TcxDirection = 'ingress' | 'egress';
@@ -184,6 +192,8 @@ export class BpfObject {
       throw new TendrilError('TND_BPF_LOAD', `BPF object ${path} does not exist. Fix: run \`npm run build:bpf\``, { file: path });
     }
     const raw = wrap('TND_BPF_LOAD', `load ${path}`, () => new addon.BpfObject(path, pinRoot));
+    const libbpfLog = raw.loadLog().trim();
+    if (libbpfLog && opts.log) opts.log.debug({ object: path, libbpf: libbpfLog.split('\n').slice(0, 200) }, 'libbpf load log');
     return new BpfObject(raw, path, pinRoot);
   }
 

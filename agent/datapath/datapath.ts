@@ -81,9 +81,10 @@ export class Datapath {
     const pins = preparePinRoot(opts.pinName ?? `tendril-${process.pid}`, opts.pinFallbackParent);
     const opened: BpfObject[] = [];
     try {
-      const sock = BpfObject.open(opts.objects?.sock ?? defaultObjectPath('sock'), { pinRoot: pins.path });
+      const libbpfLog = opts.log.child({ component: 'datapath.libbpf' });
+      const sock = BpfObject.open(opts.objects?.sock ?? defaultObjectPath('sock'), { pinRoot: pins.path, log: libbpfLog });
       opened.push(sock);
-      const tc = BpfObject.open(opts.objects?.tc ?? defaultObjectPath('tc'), { pinRoot: pins.path });
+      const tc = BpfObject.open(opts.objects?.tc ?? defaultObjectPath('tc'), { pinRoot: pins.path, log: libbpfLog });
       opened.push(tc);
       const dp = new Datapath(opts, { pins, sock, tc, cgroupDir, created });
       dp.setFeatures({ sockmap: opts.features?.sockmap ?? true, redirect: opts.features?.redirect ?? true });

@@ -34,6 +34,7 @@ void BpfObject::Init(Napi::Env env, Napi::Object exports) {
                                       InstanceMethod("attachSkMsg", &BpfObject::AttachSkMsg),
                                       InstanceMethod("detach", &BpfObject::Detach),
                                       InstanceMethod("testRun", &BpfObject::TestRun),
+                                      InstanceMethod("loadLog", &BpfObject::LoadLog),
                                       InstanceMethod("unpinMaps", &BpfObject::UnpinMaps),
                                       InstanceMethod("close", &BpfObject::Close),
                                   });
@@ -61,7 +62,10 @@ BpfObject::BpfObject(const Napi::CallbackInfo &info) : Napi::ObjectWrap<BpfObjec
     ThrowErrno(env, "TND_BPF_LOAD", "bpf_object__load(" + path + ")", lerr, log);
   }
   obj_ = obj;
+  load_log_ = log;
 }
+
+Napi::Value BpfObject::LoadLog(const Napi::CallbackInfo &info) { return Napi::String::New(info.Env(), load_log_); }
 
 BpfObject::~BpfObject() { CloseAll(); }
 

@@ -41,6 +41,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Value AttachSkMsg(const Napi::CallbackInfo &info);
   Napi::Value Detach(const Napi::CallbackInfo &info);
   Napi::Value TestRun(const Napi::CallbackInfo &info);
+  Napi::Value LoadLog(const Napi::CallbackInfo &info);
   Napi::Value UnpinMaps(const Napi::CallbackInfo &info);
   Napi::Value Close(const Napi::CallbackInfo &info);
   void CloseAll();
@@ -49,6 +50,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   void CheckOpen(Napi::Env env);
 
   bpf_object *obj_ = nullptr;
+  std::string load_log_;  // libbpf's info/warn lines from open+load
   std::vector<Attachment> attachments_;
 };
 
