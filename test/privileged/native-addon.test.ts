@@ -5,7 +5,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { privilegedOrSkip } from '../helpers/privileged.js';
 import { PodNetwork } from '../helpers/pod.js';
 import { BpfObject, defaultObjectPath, libbpfVersion, PROTO } from '../../native/index.js';
@@ -66,4 +70,18 @@ test('a missing object file fails with TND_BPF_LOAD naming the fix', (t) => {
     (e: Error & { code?: string }) => e.code === 'TND_BPF_LOAD' && /npm run build:bpf/.test(e.message),
   );
   assert.throws(() => BpfObject.open(defaultObjectPath('sock'), { pinRoot: '/sys/fs/bpf' }), /pinRoot must be an existing folder on a bpf filesystem/);
+});
+
+test('a program the verifier rejects fails with TND_BPF_LOAD carrying the verifier log', (t) => {
+  if (!privilegedOrSkip(t, { bpf: true, cgroup: true, netns: true })) return;
+  const net = PodNetwork.create(t);
+  const dir = mkdtempSync(join(tmpdir(), 'tendril-badbpf-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const obj = join(dir, 'bad.bpf.o');
+  execFileSync('clang', ['-O2', '-g', '-target', 'bpf', '-c', fileURLToPath(new URL('./fixtures/bad-verifier.bpf.c', import.meta.url)), '-o', obj]);
+  assert.throws(
+    () => BpfObject.open(obj, { pinRoot: net.pinRoot }),
+    (e: Error & { code?: string; context?: { log?: string; errno?: number } }) =>
+      e.code === 'TND_BPF_LOAD' && /invalid access to packet/.test(e.context?.log ?? '') && e.context?.errno === 13,
+  );
 });
