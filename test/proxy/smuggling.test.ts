@@ -58,6 +58,8 @@ const rows: Row[] = [
   { name: 'chunk missing CRLF', bytes: `POST /api/v1/payments HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n3\r\nabcX0\r\n\r\n${SMUGGLED}`, expect: [400] },
   { name: 'chunk ext with bare CR', bytes: `POST /api/v1/payments HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n3;a\rb\r\nabc\r\n0\r\n\r\n${SMUGGLED}`, expect: [400] },
   { name: 'chunk ext overflow', bytes: `POST /api/v1/payments HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n3;${'x'.repeat(20000)}\r\nabc\r\n0\r\n\r\n${SMUGGLED}`, expect: [413] },
+  { name: 'routing field in chunked trailers is dropped', bytes: `POST /api/v1/payments HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nHost: ${M}.internal\r\nX-Trailer: ${M}\r\n\r\n`, expect: [200] },
+  { name: 'h2c upgrade carrying a body', bytes: `POST /api/v1/payments HTTP/1.1\r\n${H}Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\nContent-Length: ${SMUGGLED.length}\r\n\r\n${SMUGGLED}`, expect: [400] },
   { name: 'CL in chunked trailers', bytes: `POST /api/v1/payments HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n0\r\nContent-Length: 60\r\n\r\n${SMUGGLED}`, expect: [400] },
   // Section 3: request line and target
   { name: 'HTTP/0.9', bytes: `GET /api/v1/payments/${M}\r\n\r\n`, expect: [400] },
