@@ -247,7 +247,8 @@ export class HttpListener {
         if (fr) flows.emit(responseFlow(st.flowCtx, fr, 0, o.latencyNs, { verdict: 'ERROR', reason: 'client_aborted' }));
         return;
       }
-      this.stats.upstreamErrors++;
+      if (o.failure.status < 500) this.stats.malformed++; // the client's own body was malformed
+      else this.stats.upstreamErrors++;
       if (!o.answered) sendProxyResponse(res, o.failure.status, !req.complete);
       if (this.log.isLevelEnabled('debug')) this.log.debug({ reason: o.failure.reason, status: o.failure.status }, 'upstream failure');
       if (fr) flows.emit(responseFlow(st.flowCtx, fr, o.answered ? res.statusCode : o.failure.status, o.latencyNs, { verdict: 'ERROR', reason: o.failure.reason }));
@@ -368,8 +369,8 @@ export class HttpListener {
     }
     if (state) state.failed = true;
     const status = clientErrorStatus(err.code);
-    this.stats.malformed++;
     const receiving = state?.receiving;
+    if (!(receiving && !receiving.req.complete)) this.stats.malformed++;
     if (receiving && !receiving.req.complete) {
       // The body of a request already being forwarded is malformed: abort the upstream request
       // (never leave it holding half a request) and answer 400 if nothing was sent yet.
