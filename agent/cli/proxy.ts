@@ -85,7 +85,7 @@ export function registerProxy(program: Command, io: CliIO): void {
         throw new CliExit(EXIT.USAGE, `error: TND_CLI_USAGE: --destination: endpoint ${dst.endpoint} is not in ${opts.world}`);
       }
       const log = pino({ level: opts.logLevel, base: { pid: process.pid } }, io.stderr as unknown as NodeJS.WritableStream & { write(s: string): boolean });
-      const flowStream = opts.flows === undefined ? null : opts.flows === '-' ? io.stdout : createWriteStream(opts.flows, { flags: 'a' });
+      const flowStream = opts.flows === undefined ? null : opts.flows === '-' ? io.stdout : createWriteStream(opts.flows, { flags: 'w' });
       const sink = flowStream ? new observeLib.JsonLinesSink(flowStream as NodeJS.WritableStream as import('node:stream').Writable) : observeLib.NULL_SINK;
       const e = engine;
       const dstIp = world.byId.get(dst.endpoint)?.ips[0];
