@@ -113,13 +113,13 @@ class Printer {
   }
 }
 
-function fromStore(o: ObserveOptions, sel: Selection, whitelist: FlowFilter[], out: Printer): void {
+function fromStore(o: ObserveOptions, sel: Selection, whitelist: FlowFilter[], blacklist: FlowFilter[], out: Printer): void {
   const path = o.store!;
   if (sel.follow) throw usage('--follow reads live flows from --server; it cannot be used with --store');
   if (!existsSync(path)) throw usage(`--store: ${path}: no such flow store (the agent writes it at hubble.store.path)`);
   const store = new FlowStore(path);
   try {
-    const q = { sinceUs: sel.sinceMs !== undefined ? sel.sinceMs * 1000 : undefined, untilUs: sel.untilMs !== undefined ? sel.untilMs * 1000 : undefined, whitelist };
+    const q = { sinceUs: sel.sinceMs !== undefined ? sel.sinceMs * 1000 : undefined, untilUs: sel.untilMs !== undefined ? sel.untilMs * 1000 : undefined, whitelist, blacklist };
     if (o.aggregate) {
       out.pairs(store.aggregatePairs(q));
       return;
@@ -132,7 +132,7 @@ function fromStore(o: ObserveOptions, sel: Selection, whitelist: FlowFilter[], o
   }
 }
 
-async function fromServer(o: ObserveOptions, sel: Selection, whitelist: FlowFilter[], io: CliIO, out: Printer): Promise<void> {
+async function fromServer(o: ObserveOptions, sel: Selection, whitelist: FlowFilter[], blacklist: FlowFilter[], io: CliIO, out: Printer): Promise<void> {
   const client = new ObserverClient(o.server);
   const { events, cancel } = client.getFlows({
     number: o.aggregate && !o.last && !o.first ? (sel.sinceMs !== undefined ? 0 : Number.MAX_SAFE_INTEGER) : sel.number,
@@ -141,6 +141,7 @@ async function fromServer(o: ObserveOptions, sel: Selection, whitelist: FlowFilt
     sinceNs: sel.sinceMs !== undefined ? BigInt(sel.sinceMs) * 1_000_000n : undefined,
     untilNs: sel.untilMs !== undefined ? BigInt(sel.untilMs) * 1_000_000n : undefined,
     whitelist,
+    blacklist,
   });
   const onSignal = (): void => cancel();
   process.once('SIGINT', onSignal);
@@ -168,44 +169,63 @@ async function fromServer(o: ObserveOptions, sel: Selection, whitelist: FlowFilt
   }
 }
 
+/** Filter flags: [flags, ObserveFlags key, help]. `--not` before one of them blacklists it. */
+const FILTER_FLAGS: Array<[string, keyof ObserveFlags, string]> = [
+  ['-n, --namespace <ns>', 'namespace', 'flows from or to pods in this namespace (repeatable)'],
+  ['--from-namespace <ns>', 'fromNamespace', 'flows from pods in this namespace'],
+  ['--to-namespace <ns>', 'toNamespace', 'flows to pods in this namespace'],
+  ['--pod <[ns/]pod>', 'pod', 'flows from or to this pod (name prefix; namespace default when omitted)'],
+  ['--from-pod <[ns/]pod>', 'fromPod', 'flows from this pod'],
+  ['--to-pod <[ns/]pod>', 'toPod', 'flows to this pod'],
+  ['-l, --label <selector>', 'label', 'flows from or to endpoints with these labels (k8s:app=foo)'],
+  ['--from-label <selector>', 'fromLabel', 'flows from endpoints with these labels'],
+  ['--to-label <selector>', 'toLabel', 'flows to endpoints with these labels'],
+  ['--ip <ip|cidr>', 'ip', 'flows from or to this IP or CIDR'],
+  ['--from-ip <ip|cidr>', 'fromIp', 'flows from this IP or CIDR'],
+  ['--to-ip <ip|cidr>', 'toIp', 'flows to this IP or CIDR'],
+  ['--fqdn <pattern>', 'fqdn', 'flows from or to this DNS name (wildcards: *.example.com)'],
+  ['--from-fqdn <pattern>', 'fromFqdn', 'flows from this DNS name'],
+  ['--to-fqdn <pattern>', 'toFqdn', 'flows to this DNS name'],
+  ['--port <port>', 'port', 'flows from or to this L4 port'],
+  ['--from-port <port>', 'fromPort', 'flows from this L4 port'],
+  ['--to-port <port>', 'toPort', 'flows to this L4 port'],
+  ['--identity <id>', 'identity', 'flows from or to this security identity'],
+  ['--from-identity <id>', 'fromIdentity', 'flows from this security identity'],
+  ['--to-identity <id>', 'toIdentity', 'flows to this security identity'],
+  ['--service <[ns/]svc>', 'service', 'flows from or to this service'],
+  ['--from-service <[ns/]svc>', 'fromService', 'flows from this service'],
+  ['--to-service <[ns/]svc>', 'toService', 'flows to this service'],
+  ['--verdict <list>', 'verdict', 'FORWARDED, DROPPED, ERROR, AUDIT, ... (comma list, repeatable)'],
+  ['--protocol <proto>', 'protocol', 'tcp, udp, sctp, icmp, icmpv4, icmpv6, dns, http, kafka'],
+  ['--http-method <method>', 'httpMethod', 'HTTP method'],
+  ['--http-path <regex>', 'httpPath', 'regular expression on the HTTP path'],
+  ['--http-status <code>', 'httpStatus', 'HTTP status code, or prefix with + (5+, 40+)'],
+  ['-t, --type <type>', 'type', 'event type: l7, drop, trace, trace:to-endpoint, policy-verdict, ...'],
+  ['--node-name <pattern>', 'nodeName', 'node name pattern'],
+  ['--traffic-direction <dir>', 'trafficDirection', 'ingress or egress'],
+  ['--uuid <uuid>', 'uuid', 'one flow by its uuid'],
+  ['--dns-query <regex>', 'dnsQuery', 'regular expression on the DNS query name'],
+];
+
 export function registerObserve(program: Command, io: CliIO): void {
-  program
+  // Filter flags in command-line order, so `--not` applies to the flag after it (as in hubble).
+  const given: Array<{ key: keyof ObserveFlags; value: string; negated: boolean }> = [];
+  let negateNext = false;
+  const cmd = program
     .command('observe')
     .description('Show flows (Hubble-compatible) from the agent\'s observer API or the flow store')
-    .option('-n, --namespace <ns>', 'flows from or to pods in this namespace (repeatable)', collect)
-    .option('--from-namespace <ns>', 'flows from pods in this namespace', collect)
-    .option('--to-namespace <ns>', 'flows to pods in this namespace', collect)
-    .option('--pod <[ns/]pod>', 'flows from or to this pod (name prefix; namespace default when omitted)', collect)
-    .option('--from-pod <[ns/]pod>', 'flows from this pod', collect)
-    .option('--to-pod <[ns/]pod>', 'flows to this pod', collect)
-    .option('-l, --label <selector>', 'flows from or to endpoints with these labels (k8s:app=foo)', collect)
-    .option('--from-label <selector>', 'flows from endpoints with these labels', collect)
-    .option('--to-label <selector>', 'flows to endpoints with these labels', collect)
-    .option('--ip <ip|cidr>', 'flows from or to this IP or CIDR', collect)
-    .option('--from-ip <ip|cidr>', 'flows from this IP or CIDR', collect)
-    .option('--to-ip <ip|cidr>', 'flows to this IP or CIDR', collect)
-    .option('--fqdn <pattern>', 'flows from or to this DNS name (wildcards: *.example.com)', collect)
-    .option('--from-fqdn <pattern>', 'flows from this DNS name', collect)
-    .option('--to-fqdn <pattern>', 'flows to this DNS name', collect)
-    .option('--port <port>', 'flows from or to this L4 port', collect)
-    .option('--from-port <port>', 'flows from this L4 port', collect)
-    .option('--to-port <port>', 'flows to this L4 port', collect)
-    .option('--identity <id>', 'flows from or to this security identity', collect)
-    .option('--from-identity <id>', 'flows from this security identity', collect)
-    .option('--to-identity <id>', 'flows to this security identity', collect)
-    .option('--service <[ns/]svc>', 'flows from or to this service', collect)
-    .option('--from-service <[ns/]svc>', 'flows from this service', collect)
-    .option('--to-service <[ns/]svc>', 'flows to this service', collect)
-    .option('--verdict <list>', 'FORWARDED, DROPPED, ERROR, AUDIT, ... (comma list, repeatable)', collect)
-    .option('--protocol <proto>', 'tcp, udp, sctp, icmp, icmpv4, icmpv6, dns, http, kafka', collect)
-    .option('--http-method <method>', 'HTTP method', collect)
-    .option('--http-path <regex>', 'regular expression on the HTTP path', collect)
-    .option('--http-status <code>', 'HTTP status code, or prefix with + (5+, 40+)', collect)
-    .option('-t, --type <type>', 'event type: l7, drop, trace, trace:to-endpoint, policy-verdict, ...', collect)
-    .option('--node-name <pattern>', 'node name pattern', collect)
-    .option('--traffic-direction <dir>', 'ingress or egress', collect)
-    .option('--uuid <uuid>', 'one flow by its uuid', collect)
-    .option('--dns-query <regex>', 'regular expression on the DNS query name', collect)
+    .option('--not', 'put the next filter flag into the blacklist (exclude what it matches)');
+  for (const [flags, key, help] of FILTER_FLAGS) {
+    cmd.option(flags, help, (value: string, prev: string[] | undefined) => {
+      given.push({ key, value, negated: negateNext });
+      negateNext = false;
+      return collect(value, prev);
+    });
+  }
+  cmd.on('option:not', () => {
+    negateNext = true;
+  });
+  cmd
     .option('--since <time>', 'flows since a duration ago (7d, 1h30m) or an RFC 3339 time')
     .option('--until <time>', 'flows until a duration ago or an RFC 3339 time')
     .option('--last <n>', 'the last N flows (default 20 without --since/--follow)')
@@ -228,17 +248,26 @@ export function registerObserve(program: Command, io: CliIO): void {
       if (!(OUTPUTS as readonly string[]).includes(o.output)) throw usage(`--output: want one of ${OUTPUTS.join(', ')}, got ${JSON.stringify(o.output)}`);
       if (o.aggregate !== undefined && o.aggregate !== 'pairs') throw usage(`--aggregate: only "pairs" is supported, got ${JSON.stringify(o.aggregate)}`);
       if (o.aggregate && o.follow) throw usage('--aggregate cannot be combined with --follow');
+      if (negateNext) throw usage('--not must be followed by a filter flag');
+      const positive: ObserveFlags = {};
+      const negative: ObserveFlags = {};
+      for (const g of given) {
+        const into = g.negated ? negative : positive;
+        (into[g.key] ??= []).push(g.value);
+      }
       let whitelist: FlowFilter[];
+      let blacklist: FlowFilter[];
       try {
-        whitelist = buildWhitelist(o);
+        whitelist = buildWhitelist(positive);
+        blacklist = buildWhitelist(negative);
       } catch (err) {
         throw usage((err as Error).message);
       }
       const sel = selection(o);
       const out = new Printer(io, o.output as Output, o);
       try {
-        if (o.store !== undefined) fromStore(o, sel, whitelist, out);
-        else await fromServer(o, sel, whitelist, io, out);
+        if (o.store !== undefined) fromStore(o, sel, whitelist, blacklist, out);
+        else await fromServer(o, sel, whitelist, blacklist, io, out);
       } catch (err) {
         if (err instanceof CliExit) throw err;
         if (isTendrilError(err) && err.code === 'TND_OBSERVE_QUERY') throw usage(err.message);

@@ -106,6 +106,10 @@ const FLAG_CASES: Array<[string[], number[]]> = [
   [['-n', 'payments', '--verdict', 'DROPPED'], [15]],
   [['--to-pod', 'payments/payment', '--http-method', 'GET', '--http-method', 'DELETE'], [13, 15]],
   [['--since', '2026-05-01T12:00:02Z', '--until', '2026-05-01T12:00:03.001Z'], [7, 8, 9]],
+  [['-n', 'payments', '--not', '--verdict', 'DROPPED'], [13, 14]],
+  [['--protocol', 'http', '--not', '--namespace', 'payments'], [7, 8]],
+  // Negated flags form one blacklist filter (AND), as hubble builds it: only L7 drops are excluded.
+  [['--not', '--type', 'l7', '--not', '--verdict', 'DROPPED'], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]],
 ];
 
 for (const [args, want] of FLAG_CASES) {
@@ -176,6 +180,7 @@ test('usage errors exit 2 and name the flag', async () => {
     [['--http-path', '(x'], /http_path\[0\]: invalid regular expression/],
     [['--aggregate', 'triples'], /--aggregate: only "pairs"/],
     [['--store', '/nonexistent/flows.db'], /--store: \/nonexistent\/flows\.db: no such flow store/],
+    [['--verdict', 'DROPPED', '--not'], /--not must be followed by a filter flag/],
   ] as Array<[string[], RegExp]>) {
     const r = await cli(['observe', '--server', addr, ...args]);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
