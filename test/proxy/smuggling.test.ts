@@ -117,7 +117,7 @@ const rows: Row[] = [
 ];
 
 test('smuggling and normalization attack table: the upstream never sees the forbidden request', async (t) => {
-  const h = await startSeedHarness(t, 61);
+  const h = await startSeedHarness(t, 67);
   for (const row of rows) {
     const before = h.upstream.raw().length;
     const beforeReqs = h.upstream.requests.length;
@@ -148,7 +148,7 @@ test('smuggling and normalization attack table: the upstream never sees the forb
 });
 
 test('h2c upgrade is never forwarded: Upgrade and HTTP2-Settings are stripped, no protocol switch', async (t) => {
-  const h = await startSeedHarness(t, 62);
+  const h = await startSeedHarness(t, 68);
   const req =
     `GET /api/v1/payments/1 HTTP/1.1\r\n${H}Upgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n` +
     `PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`;
