@@ -41,6 +41,11 @@ test('fields beyond the CLI flags: tcp_flags, ip_version, reply, workload, trace
   assert.equal(m({ source_ip: ['10.1.0.0/16'] }), true);
   assert.equal(m({ source_ip: ['10.2.0.0/16'] }), false);
   assert.equal(m({ destination_ip: ['fd00::1'] }), true);
+  assert.equal(m({ destination_ip: ['fd00::/16'] }), true);
+  assert.equal(m({ destination_ip: ['fd01::/16'] }), false);
+  assert.equal(m({ destination_ip: ['fd00:0:0:0::/64'] }), true);
+  assert.equal(m({ source_ip: ['::/0'] }), false, 'an IPv6 CIDR never matches an IPv4 address');
+  assert.equal(m({ source_ip: ['0.0.0.0/0'] }), true);
 });
 
 test('AND within a filter, OR across filters, blacklist subtracts', () => {
@@ -67,6 +72,7 @@ test('label selectors: sources, set operators, negation', () => {
 
 test('invalid values are rejected naming the field', () => {
   assert.throws(() => compileFilter({ source_ip: ['10.0.0.0/33'] }, 'whitelist[2]'), /whitelist\[2\]\.source_ip\[0\]: invalid IP or CIDR/);
+  assert.throws(() => compileFilter({ source_ip: ['fd00::1::2/64'] }, 'w'), /w\.source_ip\[0\]: invalid IP or CIDR/);
   assert.throws(() => compileFilter({ destination_port: ['http'] }, 'w'), /w\.destination_port\[0\]: invalid port/);
   assert.throws(() => compileFilter({ protocol: ['quic'] }, 'w'), /w\.protocol\[0\]: unknown protocol "quic"/);
   assert.throws(() => compileFilter({ dns_query: ['('] }, 'w'), /w\.dns_query\[0\]: invalid regular expression/);

@@ -62,27 +62,45 @@ const bad = (field: string, msg: string): TendrilError =>
 function parseCidr(value: string, field: string): (ip: string | undefined) => boolean {
   if (!value.includes('/')) return (ip) => ip === value;
   const [addr, lenStr] = value.split('/') as [string, string];
+  const v6 = addr.includes(':');
+  const bits = v6 ? 128 : 32;
   const len = Number(lenStr);
-  const base = ipv4ToInt(addr);
-  if (base === null || !Number.isInteger(len) || len < 0 || len > 32) throw bad(field, `invalid IP or CIDR ${JSON.stringify(value)}`);
-  const mask = len === 0 ? 0 : (~0 << (32 - len)) >>> 0;
+  const base = ipToBigInt(addr);
+  if (base === null || !/^\d{1,3}$/.test(lenStr) || len > bits) throw bad(field, `invalid IP or CIDR ${JSON.stringify(value)}`);
+  const shift = BigInt(bits - len);
+  const prefix = base >> shift;
   return (ip) => {
-    if (ip === undefined) return false;
-    const n = ipv4ToInt(ip);
-    return n !== null && ((n & mask) >>> 0) === ((base & mask) >>> 0);
+    if (ip === undefined || ip.includes(':') !== v6) return false;
+    const n = ipToBigInt(ip);
+    return n !== null && n >> shift === prefix;
   };
 }
 
-function ipv4ToInt(ip: string): number | null {
-  const parts = ip.split('.');
-  if (parts.length !== 4) return null;
-  let n = 0;
-  for (const p of parts) {
-    const v = Number(p);
-    if (!/^\d{1,3}$/.test(p) || v > 255) return null;
-    n = n * 256 + v;
+/** IPv4 or IPv6 address as an integer, or null when malformed. */
+function ipToBigInt(ip: string): bigint | null {
+  if (!ip.includes(':')) {
+    const parts = ip.split('.');
+    if (parts.length !== 4) return null;
+    let n = 0n;
+    for (const p of parts) {
+      if (!/^\d{1,3}$/.test(p) || Number(p) > 255) return null;
+      n = (n << 8n) | BigInt(p);
+    }
+    return n;
   }
-  return n >>> 0;
+  const halves = ip.split('::');
+  if (halves.length > 2) return null;
+  const head = halves[0] ? halves[0].split(':') : [];
+  const tail = halves.length === 2 && halves[1] ? halves[1].split(':') : [];
+  const missing = 8 - head.length - tail.length;
+  if ((halves.length === 1 && missing !== 0) || missing < 0) return null;
+  const groups = [...head, ...Array(halves.length === 2 ? missing : 0).fill('0'), ...tail];
+  let n = 0n;
+  for (const g of groups) {
+    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return null;
+    n = (n << 16n) | BigInt(`0x${g}`);
+  }
+  return n;
 }
 
 /** `[ns/][prefix]`; no `/` means namespace `default`; `ns/` matches the whole namespace. */
