@@ -113,6 +113,7 @@ const rows: Row[] = [
   { name: 'pipelined denied request in the middle', bytes: `GET /api/v1/payments/1 HTTP/1.1\r\n${H}\r\n${SMUGGLED}GET /api/v1/payments/2 HTTP/1.1\r\n${H}\r\n`, expect: [200, 403, 200] },
   { name: 'bytes after Connection: close are discarded', bytes: `GET /api/v1/payments/1 HTTP/1.1\r\n${H}Connection: close\r\n\r\n${SMUGGLED}`, expect: [200] },
   { name: 'denied POST with body keeps framing', bytes: `POST /api/v1/payments/x HTTP/1.1\r\n${H}Content-Length: ${SMUGGLED.length}\r\n\r\n${SMUGGLED}GET /api/v1/payments/3 HTTP/1.1\r\n${H}\r\n`, expect: [403, 200] },
+  { name: 'HTTP/1.0 request is served and closed', bytes: `GET /api/v1/payments/1 HTTP/1.0\r\n${H}\r\n${SMUGGLED}`, expect: [200] },
   { name: 'allowed POST body is not a request', bytes: `POST /api/v1/payments HTTP/1.1\r\n${H}Content-Length: ${SMUGGLED.length}\r\n\r\n${SMUGGLED}`, expect: [200], forbidden: `\r\n\r\nDELETE` },
 ];
 
