@@ -11,6 +11,11 @@ import { EVENT_TYPES } from './enums.js';
 import type { Flow, Policy } from './flow.js';
 import { summarize } from './summary.js';
 
+// Shared, frozen defaults: fewer objects per retained flow means cheaper garbage collection.
+const L7_EVENT = Object.freeze({ type: EVENT_TYPES.l7 });
+const POLICY_DROP_EVENT = Object.freeze({ type: EVENT_TYPES.drop, sub_type: 133 });
+const TRACE_EVENT = Object.freeze({ type: EVENT_TYPES.trace, sub_type: 0 });
+
 /** Everything of a Flow an emitter may set; the rest is filled by `newFlow`. */
 export type FlowInit = Partial<Flow> & Pick<Flow, 'verdict'>;
 
@@ -86,8 +91,7 @@ export function newFlow(init: FlowInit): Flow {
     destination_names: init.destination_names,
     l7: init.l7,
     is_reply: init.is_reply,
-    event_type:
-      init.event_type ?? (isL7 ? { type: EVENT_TYPES.l7 } : init.verdict === 'DROPPED' ? { type: EVENT_TYPES.drop, sub_type: 133 } : { type: EVENT_TYPES.trace, sub_type: 0 }),
+    event_type: init.event_type ?? (isL7 ? L7_EVENT : init.verdict === 'DROPPED' ? POLICY_DROP_EVENT : TRACE_EVENT),
     source_service: init.source_service,
     destination_service: init.destination_service,
     traffic_direction: init.traffic_direction ?? 'TRAFFIC_DIRECTION_UNKNOWN',
@@ -122,14 +126,41 @@ function sidePolicy(side: SideVerdict | undefined): Policy[] | undefined {
   return [policyRef(side.policy, side.rule)];
 }
 
+type Outcome = Partial<Flow> & { verdict: Verdict };
+
+/**
+ * Outcomes per Verdict object: the policy engine hands out the same Verdict for repeated
+ * identical decisions, so their flows share one (frozen) set of outcome arrays and objects.
+ */
+const outcomes = new WeakMap<PolicyVerdict, { plain?: Outcome; authFailed?: Outcome }>();
+
 /**
  * The outcome fields of a flow judged by policy: verdict FORWARDED/DROPPED, drop_reason_desc
  * POLICY_DENIED (AUTH_REQUIRED when only authentication failed), and the deciding policy in
  * `egress_*_by` / `ingress_*_by`, with the Verdict's reason in `policy_log`. A denial with no
  * deciding policy (default deny) is named `default-deny` so DROPPED flows always say why.
+ * Results are cached per Verdict object and frozen: do not mutate them.
  */
-export function outcomeFromVerdict(v: PolicyVerdict, opts: { authFailed?: boolean } = {}): Partial<Flow> & { verdict: Verdict } {
-  const out: Partial<Flow> & { verdict: Verdict } = { verdict: v.allowed ? 'FORWARDED' : 'DROPPED', policy_log: [v.reason] };
+export function outcomeFromVerdict(v: PolicyVerdict, opts: { authFailed?: boolean } = {}): Outcome {
+  let cached = outcomes.get(v);
+  if (!cached) {
+    cached = {};
+    outcomes.set(v, cached);
+  }
+  const slot = opts.authFailed ? 'authFailed' : 'plain';
+  return (cached[slot] ??= deepFreeze(computeOutcome(v, opts)));
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o as Record<string, unknown>)) deepFreeze(v);
+  }
+  return o;
+}
+
+function computeOutcome(v: PolicyVerdict, opts: { authFailed?: boolean }): Outcome {
+  const out: Outcome = { verdict: v.allowed ? 'FORWARDED' : 'DROPPED', policy_log: [v.reason] };
   if (v.allowed) {
     const eg = sidePolicy(v.egress);
     const ing = sidePolicy(v.ingress);
