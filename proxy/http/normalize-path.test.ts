@@ -73,3 +73,32 @@ test('normalization is idempotent: normalizing the output changes nothing', () =
     assert.deepEqual(normalizeOriginTarget(once.target, strict), once, input);
   }
 });
+
+test('property: any accepted path normalizes to a fixed point without dot segments or empty segments', async () => {
+  const fc = await import('fast-check');
+  const segment = fc.oneof(
+    fc.constantFrom('.', '..', '', '%2e', '%2E%2e', '.%2e', 'a', 'B', '%41', '%7e', '%3a', '%25', '%252e', '..;x', '%c3%a9', '%ff', '%zz', '%2F', '\\'),
+    fc.stringMatching(/^[A-Za-z0-9._~!$&'()*+,;=:@-]{0,6}$/),
+  );
+  const target = fc.tuple(fc.array(segment, { maxLength: 8 }), fc.option(fc.stringMatching(/^[A-Za-z0-9=&%.\/]{0,8}$/)))
+    .map(([segs, q]) => `/${segs.join('/')}${q === null ? '' : `?${q}`}`);
+  let accepted = 0;
+  fc.assert(
+    fc.property(target, (t) => {
+      const r = normalizeOriginTarget(t, strict);
+      if (!r.ok) return true;
+      accepted++;
+      const path = r.target.split('?')[0]!;
+      const segs = path.split('/').slice(1);
+      // No dot segments and no empty segments (except a trailing slash) survive normalization.
+      if (segs.some((s, i) => s === '.' || s === '..' || (s === '' && i !== segs.length - 1))) return false;
+      // No decodable unreserved escape and no lower-case hex survive.
+      if (/%(?:[46][1-9A-Fa-f]|[57][0-9Aa]|3[0-9]|2[dDeE]|5[fF]|7[eE])/.test(path) || /%[0-9A-F]?[a-f]/.test(path)) return false;
+      // Idempotent: normalizing the output changes nothing.
+      const again = normalizeOriginTarget(r.target, strict);
+      return again.ok && again.target === r.target;
+    }),
+    { numRuns: 3000 },
+  );
+  assert.ok(accepted > 300, `only ${accepted} generated paths were accepted; the property would be vacuous`);
+});
