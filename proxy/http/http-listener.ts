@@ -96,6 +96,10 @@ export class HttpListener {
     this.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res, true));
     this.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
       this.stats.malformed++;
+      const st = this.states.get(req.socket);
+      if (st && !(st instanceof Promise) && this.deps.flows.enabled !== false) {
+        this.deps.flows.emit(malformedFlow(st.flowCtx, rawFlowRequest(req), 417, 'unsupported_expectation'));
+      }
       res.shouldKeepAlive = false;
       res.writeHead(417, ['content-length', '0', 'connection', 'close']).end();
       req.socket.destroySoon();
