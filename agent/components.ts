@@ -1,13 +1,16 @@
 /**
  * Builds the agent's components from Config in start order. Each area exposes a factory; this
  * file only wires them together: observability first (its sink is what every producer emits
- * into), then the proxy listeners of the explicit redirect table.
+ * into), then the eBPF datapath when enabled and possible, then the proxy listeners of the
+ * redirect table (transparent through the datapath's tuple map when it runs, explicit otherwise).
  */
 import type { Logger } from 'pino';
 import { durationMs, type Config } from '../config/index.js';
 import { createObservability, NULL_SINK, type FlowSink } from '../observe/index.js';
 import { describeFromWorld, explicitRedirects, proxyOptionsFromConfig, startProxy, type RunningProxy } from '../proxy/index.js';
 import type { Component } from './agent.js';
+import { datapathComponent } from './datapath/index.js';
+import { ChainedRedirectSource } from './redirect-chain.js';
 import type { LoadedPolicy } from './policy-source.js';
 import { VERSION } from './cli/version.js';
 
@@ -20,6 +23,7 @@ export function buildComponents(ctx: { config: Config; log: Logger; policy: Load
   const redirects = explicitRedirects(config.standalone.redirects, (ip) => policy.engine.endpointByIp(ip));
   const proxyOptions = proxyOptionsFromConfig(config.proxy, durationMs);
   let proxy: RunningProxy | null = null;
+  const datapath = datapathComponent({ config, log, policy, flows: sinkRef.sink });
 
   const components: Component[] = [
     {
@@ -28,12 +32,14 @@ export function buildComponents(ctx: { config: Config; log: Logger; policy: Load
       stop: () => observability.stop(),
       status: () => observability.status(),
     },
+    datapath,
     {
       name: 'proxy',
       async start() {
+        const transparent = datapath.datapath?.redirectSource();
         proxy = await startProxy({
           engine: policy.engine,
-          redirects,
+          redirects: transparent ? redirects.map((r) => ({ ...r, source: new ChainedRedirectSource([transparent, r.source]) })) : redirects,
           log,
           flows: sinkRef.sink,
           limits: proxyOptions,
@@ -45,7 +51,7 @@ export function buildComponents(ctx: { config: Config; log: Logger; policy: Load
         await proxy?.close();
       },
       status: () => ({
-        mode: 'explicit',
+        mode: datapath.datapath ? 'transparent+explicit' : 'explicit',
         listeners: (proxy?.listeners ?? []).map((l) => ({ protocol: l.protocol, address: `${l.address.host}:${l.address.port}`, ...l.stats })),
       }),
     },

@@ -1,0 +1,36 @@
+/**
+ * A RedirectSource that asks several sources in order and takes the first answer: with the
+ * datapath running, a listener first asks the BPF tuple map (transparent mode: the connection was
+ * steered here by connect4 and its original destination is recorded), then falls back to the
+ * listener's explicit redirect (a client that dialled the proxy address directly).
+ */
+import type net from 'node:net';
+import type { RedirectSource, RedirectTarget } from '../proxy/index.js';
+
+type SyncSource = RedirectSource & { resolveSync?: (socket: net.Socket) => RedirectTarget | null };
+
+export class ChainedRedirectSource implements RedirectSource {
+  private readonly allSync: boolean;
+
+  constructor(private readonly sources: readonly SyncSource[]) {
+    this.allSync = sources.every((s) => typeof s.resolveSync === 'function');
+  }
+
+  async resolve(socket: net.Socket): Promise<RedirectTarget | null> {
+    for (const s of this.sources) {
+      const target = await s.resolve(socket);
+      if (target) return target;
+    }
+    return null;
+  }
+
+  /** Present only in effect when every source is synchronous (the listener's fast path). */
+  resolveSync(socket: net.Socket): RedirectTarget | null {
+    if (!this.allSync) throw new Error('BUG: resolveSync on a chain with an asynchronous source');
+    for (const s of this.sources) {
+      const target = s.resolveSync!(socket);
+      if (target) return target;
+    }
+    return null;
+  }
+}
