@@ -86,6 +86,37 @@ async function benchEmit(log: (l: string) => void, dir: string): Promise<void> {
   log(`  ring + metrics fan-out             ${fmt(allNs, 0)} ns/flow  = ${fmt(1e9 / allNs)} flows/s`);
 }
 
+/**
+ * What retaining flows costs the garbage collector: a loop standing for proxied requests (some
+ * short-lived garbage + a request and a response flow each) emitting into a 1-flow ring
+ * (baseline: flows die young) vs the default 4,096-flow ring.
+ */
+function benchRetention(log: (l: string) => void): void {
+  const src = { namespace: 'checkout', pod_name: 'checkout-service-0', labels: ['k8s:app=checkout-service'] };
+  const dst = { namespace: 'payments', pod_name: 'payment-service-0', labels: ['k8s:app=payment-service'] };
+  const perRequest = (ring: FlowRing, n: number): number => {
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      const garbage: unknown[] = [];
+      for (let k = 0; k < 60; k++) garbage.push({ k, v: `header-${k}-${i}` });
+      const url = `http://payment-service/api/v1/payments/P${i}`;
+      ring.emit(newFlow({ IP: { source: '127.0.0.11', destination: '127.0.0.12', ipVersion: 'IPv4' }, l4: { TCP: { source_port: i & 65535, destination_port: 8080 } }, source: src, destination: dst, is_reply: false, traffic_direction: 'INGRESS', verdict: 'FORWARDED', l7: { type: 'REQUEST', http: { code: 0, method: 'GET', url, protocol: 'HTTP/1.1' } } }));
+      ring.emit(newFlow({ IP: { source: '127.0.0.12', destination: '127.0.0.11', ipVersion: 'IPv4' }, l4: { TCP: { source_port: 8080, destination_port: i & 65535 } }, source: dst, destination: src, is_reply: true, traffic_direction: 'INGRESS', verdict: 'FORWARDED', l7: { type: 'RESPONSE', latency_ns: 1e6, http: { code: 200, method: 'GET', url, protocol: 'HTTP/1.1' } } }));
+    }
+    return ((performance.now() - t0) * 1000) / n;
+  };
+  const N = 200_000;
+  const small: number[] = [];
+  const full: number[] = [];
+  for (let r = 0; r < 2; r++) {
+    small.push(perRequest(new FlowRing(1), N));
+    full.push(perRequest(new FlowRing(4096), N));
+  }
+  const a = Math.min(...small);
+  const b = Math.min(...full);
+  log(`flow retention (simulated requests, 2 flows each): 1-flow ring ${fmt(a, 2)} us/request, 4,096-flow ring ${fmt(b, 2)} us/request = ${fmt(b / a, 2)}x (+${fmt(b - a, 2)} us/request of GC work)`);
+}
+
 async function benchStoreWrite(log: (l: string) => void, dir: string): Promise<void> {
   const pool = sampleFlows(4096);
   const path = join(dir, 'write.db');
@@ -259,6 +290,7 @@ export async function run(log: (line: string) => void): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tendril-bench-observe-'));
   try {
     await benchEmit(log, dir);
+    benchRetention(log);
     await benchStoreWrite(log, dir);
     await benchProxy(log, dir);
     await benchAudit(log, dir);
