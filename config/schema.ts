@@ -69,7 +69,7 @@ export const configSchema = {
         idleTimeout: { ...duration, default: '60s' },
         upstreamConnectTimeout: { ...duration, default: '5s' },
         upstreamResponseTimeout: { ...duration, default: '60s' },
-        encodedSlashes: { enum: ['keep', 'reject'], default: 'keep' },
+        encodedSlashes: { enum: ['keep', 'reject'], default: 'reject' },
       },
     },
     datapath: {
@@ -155,7 +155,7 @@ export interface Config {
     idleTimeout: string;
     upstreamConnectTimeout: string;
     upstreamResponseTimeout: string;
-    /** What to do with %2F / %5C in paths: keep encoded (Envoy's default) or reject with 400. */
+    /** What to do with %2F / %5C in paths: reject with 400 (default, the hardened pipeline) or keep them encoded (Envoy's default). */
     encodedSlashes: 'keep' | 'reject';
   };
   datapath: { enabled: 'auto' | 'true' | 'false' | boolean; cgroupRoot: string; pinRoot: string };
