@@ -1,11 +1,12 @@
 /**
  * StoreSink: feeds the retained flow store without touching SQLite on the event loop. `emit`
- * only pushes the flow onto an in-memory batch; every `flushIntervalMs` (or on the next tick once
- * `batchSize` flows wait) the batch is posted to a worker thread (store-worker.ts) that builds
- * the rows and writes them in one transaction, maintaining the hourly pairs aggregate.
+ * only pushes the flow onto an in-memory batch. Every `flushIntervalMs` (default 200 ms: short, so
+ * pending flows die young for the GC), or on the next tick once `batchSize` (1,000) flows wait,
+ * the batch is posted as one JSON string to a worker thread (store-worker.ts) that builds the
+ * rows and writes them in one transaction, maintaining the hourly pairs aggregate.
  *
  * Crash-loss bound: a crash of the agent process loses the flows not yet committed: those
- * emitted since the last flush (at most `flushIntervalMs`, default 1 s) plus the batches handed
+ * emitted since the last flush (at most `flushIntervalMs`, default 200 ms) plus the batches handed
  * to the worker and not yet committed, and never more than `maxPending` flows (default 100,000)
  * in total. With WAL and synchronous=NORMAL an OS crash or power loss may additionally roll back
  * the last committed transactions. Beyond `maxPending` flows are dropped and counted in `lost`:
@@ -59,7 +60,7 @@ export class StoreSink implements FlowSink {
   private readonly log: Logger;
 
   constructor(private readonly opts: StoreSinkOptions, log: Logger) {
-    this.batchSize = opts.batchSize ?? 5000;
+    this.batchSize = opts.batchSize ?? 1000;
     this.maxPending = opts.maxPending ?? 100_000;
     this.log = log.child({ component: 'observe.store' });
   }
@@ -101,7 +102,7 @@ export class StoreSink implements FlowSink {
     worker.on('error', (err) => this.log.error({ err }, 'flow store writer crashed'));
     worker.unref();
     this.worker = worker;
-    this.flushTimer = setInterval(() => void this.flush(), this.opts.flushIntervalMs ?? 1000);
+    this.flushTimer = setInterval(() => void this.flush(), this.opts.flushIntervalMs ?? 200);
     this.flushTimer.unref();
     this.pruneTimer = setInterval(() => void this.prune(), this.opts.pruneIntervalMs ?? 3_600_000);
     this.pruneTimer.unref();
