@@ -23,7 +23,7 @@ export const PROTO_LOADER_OPTIONS: protoLoader.Options = {
 export function protoDir(): string {
   const here = fileURLToPath(new URL('./proto', import.meta.url));
   if (existsSync(join(here, 'observer.proto'))) return here;
-  const fromDist = fileURLToPath(new URL('../../../observe/proto', import.meta.url));
+  const fromDist = fileURLToPath(new URL('../../observe/proto', import.meta.url));
   if (existsSync(join(fromDist, 'observer.proto'))) return fromDist;
   throw new TendrilError('TND_INTERNAL_BUG', `BUG: observe/proto/observer.proto not found (looked in ${here} and ${fromDist})`);
 }
