@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { durationMs, type Config } from '../config/index.js';
+import { endpointIdentityNumbers } from '../policy/index.js';
 import { createObservability, NULL_SINK, type FlowSink } from '../observe/index.js';
 import { describeFromWorld, explicitRedirects, proxyOptionsFromConfig, startProxy, type RunningProxy } from '../proxy/index.js';
 import type { Component } from './agent.js';
@@ -43,7 +44,7 @@ export function buildComponents(ctx: { config: Config; log: Logger; policy: Load
           log,
           flows: sinkRef.sink,
           limits: proxyOptions,
-          describe: describeFromWorld(policy.world),
+          describe: describeFromWorld(policy.world, endpointIdentityNumbers(policy.world)),
           nodeName: config.nodeName,
         });
       },

@@ -14,3 +14,4 @@ export { trace, type TraceResult } from './trace.js';
 export type { PolicySet, Rule, PolicyWarning } from './model.js';
 export { lintPolicies, type LintFinding } from './lint.js';
 export { describeEndpoint, type EndpointView } from './describe.js';
+export { endpointIdentityNumbers, RESERVED_IDENTITY, FIRST_ENDPOINT_IDENTITY } from './numeric-identity.js';

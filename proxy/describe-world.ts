@@ -11,12 +11,16 @@ export interface WorldEndpointsView {
   byId: Map<string, { namespace: string; name: string; identity: { labels: readonly { source: string; key: string; value: string }[] } }>;
 }
 
+/** `namespace/pod` -> numeric security identity (policy's endpointIdentityNumbers). */
+export type IdentityNumbers = ReadonlyMap<string, { identity: number }>;
+
 const WORLD: Endpoint = Object.freeze({ identity: 2, labels: ['reserved:world'] }) as Endpoint;
 
-export function describeFromWorld(world: WorldEndpointsView): DescribeEndpoint {
+export function describeFromWorld(world: WorldEndpointsView, identities?: IdentityNumbers): DescribeEndpoint {
   const cache = new Map<string, Endpoint>();
   for (const [id, ep] of world.byId) {
     cache.set(id, {
+      identity: identities?.get(id)?.identity ?? 0,
       namespace: ep.namespace,
       pod_name: ep.name,
       labels: ep.identity.labels.map((l) => `${l.source}:${l.key}${l.value === '' ? '' : `=${l.value}`}`),

@@ -95,7 +95,7 @@ export function registerProxy(program: Command, io: CliIO): void {
           engine: e,
           log,
           flows: sink,
-          describe: proxyLib.describeFromWorld(world),
+          describe: proxyLib.describeFromWorld(world, policyLib.endpointIdentityNumbers(world)),
           limits: { encodedSlashes: opts.encodedSlashes, backslash: opts.backslash },
           redirects: [
             {

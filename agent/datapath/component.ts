@@ -16,15 +16,14 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config/index.js';
 import type { FlowSink } from '../../observe/index.js';
 import type { PolicyEngine } from '../../policy/api.js';
-import type { World } from '../../policy/index.js';
+import { endpointIdentityNumbers, type World } from '../../policy/index.js';
 import { TendrilError } from '../../core/index.js';
 import { PROTO } from '../../native/index.js';
 import { Datapath } from './datapath.js';
 import type { RedirectEntry } from './policy-maps.js';
 import { datapathUnsupportedReason } from './support.js';
 
-/** First identity handed to local endpoints (Cilium's local identities start above reserved ones). */
-export const FIRST_ENDPOINT_IDENTITY = 1000;
+export { FIRST_ENDPOINT_IDENTITY } from '../../policy/index.js';
 
 export interface DatapathComponentArgs {
   config: Config;
@@ -49,11 +48,9 @@ export function wantsDatapath(config: Config): 'off' | 'auto' | 'required' {
   return 'auto';
 }
 
-/** Numeric identity per world endpoint: stable (sorted by `namespace/pod`). */
+/** Numeric identity per world endpoint: stable (sorted by `namespace/pod`), shared with flows. */
 export function endpointIdentities(world: World): Map<string, { identity: number; ips: string[] }> {
-  const out = new Map<string, { identity: number; ips: string[] }>();
-  [...world.endpoints].sort((a, b) => a.id.localeCompare(b.id)).forEach((e, i) => out.set(e.id, { identity: FIRST_ENDPOINT_IDENTITY + i, ips: e.ips }));
-  return out;
+  return endpointIdentityNumbers(world);
 }
 
 export function standaloneRedirects(config: Config, ids: Map<string, { identity: number }>): RedirectEntry[] {

@@ -68,7 +68,7 @@ test('seed scenario through the agent: allowed, denied, flows and metrics', asyn
 
   // The Hubble API has the flows; the compact lines look like hubble's.
   const obs = await run(process.execPath, [BIN, 'observe', '--server', `127.0.0.1:${hubble}`, '--namespace', 'payments', '--last', '50', '-o', 'compact']);
-  assert.match(obs.stdout, /checkout\/checkout-service-0:\d+ .*-> payments\/payment-service-0:8080 .*http-request FORWARDED \(HTTP\/1\.1 GET http:\/\/[^ ]*\/api\/v1\/payments\/P123\)/);
+  assert.match(obs.stdout, /checkout\/checkout-service-0:\d+ \(ID:1000\) -> payments\/payment-service-0:8080 \(ID:1005\) http-request FORWARDED \(HTTP\/1\.1 GET http:\/\/[^ ]*\/api\/v1\/payments\/P123\)/);
   assert.match(obs.stdout, /http-request DROPPED \(HTTP\/1\.1 DELETE http:\/\/[^ ]*\/api\/v1\/payments\/123\)/);
   const dropped = await run(process.execPath, [BIN, 'observe', '--server', `127.0.0.1:${hubble}`, '--verdict', 'DROPPED', '--last', '50', '-o', 'json']);
   const drops = dropped.stdout.trim().split('\n').map((l) => JSON.parse(l) as { flow?: Record<string, any> } & Record<string, any>).map((x) => x.flow ?? x);
