@@ -4,11 +4,16 @@
  * - request body: the node:http IncomingMessage is handed to undici as a Readable (undici pauses
  *   it when the upstream socket is full); framing is regenerated: `content-length` when the client
  *   sent one, otherwise chunked;
- * - response body: `res.write()` returning false pauses the upstream (controller.pause) until
+ * - response body: `res.write()` returning false pauses the upstream (onData returns false) until
  *   `drain`.
  * An aborted request (client gone, client body parse error mid-stream) aborts the dispatch, and
  * undici destroys that upstream connection instead of returning it to the pool
  * (http-hardening.md section 2: never reuse a connection holding a half request).
+ *
+ * Hot path (every forwarded request): one handler object per request implementing undici's
+ * dispatch handler interface directly (onConnect/onHeaders/onData/onComplete/onError), so undici
+ * wraps nothing and parses no header object; response headers go from undici's raw list to
+ * `res.writeHead` as one flat array. No per-request closures (see docs/proxy.md, Benchmark).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
@@ -24,24 +29,28 @@ export type ForwardOutcome =
   | { kind: 'failure'; failure: UpstreamFailure; latencyNs: number; answered: boolean }
   | { kind: 'aborted'; latencyNs: number };
 
-function responseHeaders(headers: Record<string, string | string[] | undefined>): string[] {
-  const conn = headers['connection'];
-  const nominated =
-    conn === undefined
-      ? null
-      : new Set(
-          (Array.isArray(conn) ? conn.join(',') : conn)
-            .toLowerCase()
-            .split(',')
-            .map((t) => t.trim()),
-        );
+/**
+ * undici's raw response header list (name, value, ... as Buffers) -> the flat `[name, value, ...]`
+ * array relayed to the client: names lower-cased, values latin1 as received, hop-by-hop fields and
+ * the fields the upstream's `Connection` nominates dropped.
+ */
+export function responseHeaders(raw: readonly (Buffer | string)[]): string[] {
+  const n = raw.length;
+  const names = new Array<string>(n >> 1);
+  let nominated: Set<string> | null = null;
+  for (let i = 0; i < n; i += 2) {
+    const name = raw[i]!.toString('latin1').toLowerCase();
+    names[i >> 1] = name;
+    if (name === 'connection') {
+      nominated ??= new Set();
+      for (const t of raw[i + 1]!.toString('latin1').toLowerCase().split(',')) nominated.add(t.trim());
+    }
+  }
   const out: string[] = [];
-  for (const name in headers) {
+  for (let i = 0; i < n; i += 2) {
+    const name = names[i >> 1]!;
     if (RESPONSE_HOP_BY_HOP.has(name) || (nominated !== null && nominated.has(name))) continue;
-    const v = headers[name];
-    if (v === undefined) continue;
-    if (Array.isArray(v)) for (const x of v) out.push(name, x);
-    else out.push(name, v);
+    out.push(name, raw[i + 1]!.toString('latin1'));
   }
   return out;
 }
@@ -55,6 +64,113 @@ export interface ForwardHandle {
   abortBody(status: number, reason: string): void;
 }
 
+type Abort = (err?: Error) => void;
+
+function codedError(message: string, code: string, cause?: unknown): Error {
+  const err = new Error(message, cause === undefined ? undefined : { cause }) as Error & { code: string };
+  err.code = code;
+  return err;
+}
+
+/** One forwarded request: undici dispatch handler + ForwardHandle + client-side listeners. */
+class Forward implements ForwardHandle {
+  private abortFn: Abort | null = null;
+  private resumeFn: (() => void) | null = null;
+  private finished = false;
+  private paused = false;
+  private gotHeaders = false;
+  private readonly onClientClose: () => void;
+  private readonly onDrain: () => void;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly startNs: bigint,
+    private readonly done: (outcome: ForwardOutcome) => void,
+  ) {
+    this.onClientClose = Forward.prototype.clientClosed.bind(this);
+    this.onDrain = Forward.prototype.drained.bind(this);
+    res.on('close', this.onClientClose);
+  }
+
+  private elapsed(): number {
+    return Number(process.hrtime.bigint() - this.startNs);
+  }
+
+  private finish(o: ForwardOutcome): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.res.off('close', this.onClientClose);
+    this.done(o);
+  }
+
+  private clientClosed(): void {
+    if (this.finished) return;
+    this.abortFn?.(codedError('client connection closed', 'TND_CLIENT_ABORTED'));
+    this.finish({ kind: 'aborted', latencyNs: this.elapsed() });
+  }
+
+  private drained(): void {
+    this.paused = false;
+    this.resumeFn?.();
+  }
+
+  abortBody(status: number, reason: string): void {
+    if (this.finished) return;
+    // finish first: abort() calls onError synchronously.
+    this.finish({ kind: 'failure', failure: { status, reason }, latencyNs: this.elapsed(), answered: this.gotHeaders });
+    this.abortFn?.(codedError('client request body malformed', 'TND_HTTP_MALFORMED'));
+    this.req.unpipe();
+    if (this.gotHeaders) this.res.destroy();
+  }
+
+  // --- undici dispatch handler ---
+
+  onConnect(abort: Abort): void {
+    this.abortFn = abort;
+    if (this.finished) abort(new Error('client connection closed'));
+  }
+
+  onHeaders(statusCode: number, raw: Buffer[], resume: () => void): boolean {
+    this.resumeFn = resume;
+    if (statusCode < 200) return true;
+    try {
+      this.res.writeHead(statusCode, responseHeaders(raw));
+      this.gotHeaders = true;
+    } catch (err) {
+      // node:http refused a header undici let through: treat as an invalid upstream response.
+      this.abortFn?.(codedError('upstream response header rejected', 'HPE_INVALID_HEADER_TOKEN', err));
+      return false;
+    }
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.res.write(chunk) || this.paused) return !this.paused;
+    this.paused = true;
+    this.res.once('drain', this.onDrain);
+    return false;
+  }
+
+  onComplete(): void {
+    this.res.end();
+    this.finish({ kind: 'response', status: this.res.statusCode, latencyNs: this.elapsed(), complete: true });
+  }
+
+  onError(err: Error): void {
+    if (this.finished) return;
+    const failure = classifyUpstreamError(err);
+    const res = this.res;
+    if (!this.gotHeaders && !res.headersSent && !res.destroyed) {
+      this.finish({ kind: 'failure', failure, latencyNs: this.elapsed(), answered: false });
+      return;
+    }
+    // Headers already relayed: the only honest signal left is to cut the client connection.
+    res.destroy();
+    this.finish({ kind: 'failure', failure, latencyNs: this.elapsed(), answered: true });
+  }
+}
+
 export function forwardRequest(
   dispatcher: Dispatcher,
   req: IncomingMessage,
@@ -63,85 +179,17 @@ export function forwardRequest(
   startNs: bigint,
   done: (outcome: ForwardOutcome) => void,
 ): ForwardHandle {
-  const headers = ['host', v.host, ...v.forwardHeaders];
+  const fwd = v.forwardHeaders;
+  const headers = new Array<string>(fwd.length + 2);
+  headers[0] = 'host';
+  headers[1] = v.host;
+  for (let i = 0; i < fwd.length; i++) headers[i + 2] = fwd[i]!;
   const hasBody = v.chunked || (v.contentLength ?? 0) > 0;
   if (!v.chunked && v.contentLength !== null) headers.push('content-length', String(v.contentLength));
   // undici destroys a body stream it gives up on; a PassThrough keeps that from destroying the
   // client socket, so a 400 can still be written after a mid-body parse error.
   const body = hasBody ? req.pipe(new PassThrough({ highWaterMark: 64 * 1024 })) : null;
-  let controller: Dispatcher.DispatchController | null = null;
-  let finished = false;
-  let paused = false;
-  let gotHeaders = false;
-  const elapsed = (): number => Number(process.hrtime.bigint() - startNs);
-  const finish = (o: ForwardOutcome): void => {
-    if (finished) return;
-    finished = true;
-    res.off('close', onClientClose);
-    done(o);
-  };
-  const onClientClose = (): void => {
-    if (finished) return;
-    controller?.abort(Object.assign(new Error('client connection closed'), { code: 'TND_CLIENT_ABORTED' }));
-    finish({ kind: 'aborted', latencyNs: elapsed() });
-  };
-  const onDrain = (): void => {
-    paused = false;
-    controller?.resume();
-  };
-  res.on('close', onClientClose);
-  const handle: ForwardHandle = {
-    abortBody(status, reason) {
-      if (finished) return;
-      const err = Object.assign(new Error('client request body malformed'), { code: 'TND_HTTP_MALFORMED' });
-      // finish first: controller.abort() calls onResponseError synchronously.
-      finish({ kind: 'failure', failure: { status, reason }, latencyNs: elapsed(), answered: gotHeaders });
-      controller?.abort(err);
-      req.unpipe();
-      if (gotHeaders) res.destroy();
-    },
-  };
-
-  dispatcher.dispatch(
-    { path: v.target, method: v.method, headers, body, upgrade: null },
-    {
-      onRequestStart(c) {
-        controller = c;
-        if (finished) c.abort(new Error('client connection closed'));
-      },
-      onResponseStart(c, statusCode, h) {
-        if (statusCode < 200) return;
-        try {
-          res.writeHead(statusCode, responseHeaders(h as Record<string, string | string[] | undefined>));
-          gotHeaders = true;
-        } catch (err) {
-          // node:http refused a header undici let through: treat as an invalid upstream response.
-          c.abort(Object.assign(new Error('upstream response header rejected'), { code: 'HPE_INVALID_HEADER_TOKEN', cause: err }));
-        }
-      },
-      onResponseData(c, chunk) {
-        if (!res.write(chunk) && !paused) {
-          paused = true;
-          c.pause();
-          res.once('drain', onDrain);
-        }
-      },
-      onResponseEnd() {
-        res.end();
-        finish({ kind: 'response', status: res.statusCode, latencyNs: elapsed(), complete: true });
-      },
-      onResponseError(_c, err) {
-        if (finished) return;
-        const failure = classifyUpstreamError(err);
-        if (!gotHeaders && !res.headersSent && !res.destroyed) {
-          finish({ kind: 'failure', failure, latencyNs: elapsed(), answered: false });
-          return;
-        }
-        // Headers already relayed: the only honest signal left is to cut the client connection.
-        res.destroy();
-        finish({ kind: 'failure', failure, latencyNs: elapsed(), answered: true });
-      },
-    },
-  );
-  return handle;
+  const handler = new Forward(req, res, startNs, done);
+  dispatcher.dispatch({ path: v.target, method: v.method, headers, body, upgrade: null }, handler);
+  return handler;
 }
