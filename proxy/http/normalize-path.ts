@@ -56,14 +56,19 @@ export function normalizeOriginTarget(target: string, opts: PathOptions): PathRe
   }
   const decoded = decodeUnreserved(path, opts);
   if (!decoded.ok) return decoded;
-  const merged = decoded.target.replace(/\/{2,}/g, '/');
-  const dots = removeDotSegments(merged);
-  if (!dots.ok) return dots;
+  const merged = decoded.target.includes('//') ? decoded.target.replace(/\/{2,}/g, '/') : decoded.target;
+  let normalized = merged;
+  // Every dot segment (and `.;x`, `..;x`) starts right after a `/`: without `/.` step 7 changes nothing.
+  if (merged.includes('/.')) {
+    const dots = removeDotSegments(merged);
+    if (!dots.ok) return dots;
+    normalized = dots.target;
+  }
   if (query.length > 0) {
     const qv = validateQuery(query);
     if (!qv.ok) return qv;
   }
-  return { ok: true, target: dots.target + query };
+  return { ok: true, target: query.length > 0 ? normalized + query : normalized };
 }
 
 /** Step 3-5: validate escapes, reject %00 / invalid UTF-8 / (optionally) %2F %5C, decode unreserved. */
