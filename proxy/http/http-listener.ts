@@ -257,7 +257,9 @@ export class HttpListener {
       if (this.log.isLevelEnabled('debug')) this.log.debug({ reason: o.failure.reason, status: o.failure.status }, 'upstream failure');
       if (fr) flows.emit(responseFlow(st.flowCtx, fr, o.answered ? res.statusCode : o.failure.status, o.latencyNs, { verdict: 'ERROR', reason: o.failure.reason }));
     });
-    if (!req.complete) {
+    // A body-less request (no Content-Length / 0, not chunked) has nothing left to receive; llhttp
+    // completes it in the same parse step, so a later parse error belongs to the next request.
+    if (!req.complete && (v.chunked || (v.contentLength ?? 0) > 0)) {
       const receiving = { req, handle };
       st.receiving = receiving;
       req.once('end', () => {
