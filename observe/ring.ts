@@ -1,12 +1,13 @@
 /**
- * The per-agent flow ring buffer (Hubble's "current/max flows"): a fixed array of the last
- * `capacity` flows addressed by a monotonically increasing sequence number. Writing is one array
- * store and two counter increments; readers never block the writer. A reader (e.g. a GetFlows
- * --follow stream) keeps its own cursor; if the writer laps it, the overwritten flows are
- * reported to that reader as lost (LostEvent source HUBBLE_RING_BUFFER) and counted in `lost`.
+ * The per-agent flow ring buffer (Hubble's "current/max flows"): the last `capacity` flows
+ * addressed by a monotonically increasing sequence number, kept in column storage
+ * (flow-slots.ts) so that retaining them costs the GC little. Readers never block the writer.
+ * A reader (e.g. a GetFlows --follow stream) keeps its own cursor; if the writer laps it, the
+ * overwritten flows are reported to that reader as lost (LostEvent source HUBBLE_RING_BUFFER) and counted in `lost`.
  */
 import type { Flow } from './flow.js';
 import type { FlowSink } from './sink.js';
+import { FlowSlots } from './flow-slots.js';
 
 export const DEFAULT_RING_CAPACITY = 4096;
 
@@ -22,7 +23,7 @@ export interface RingRead {
 export class FlowRing implements FlowSink {
   readonly enabled = true;
   readonly capacity: number;
-  private readonly buf: (Flow | undefined)[];
+  private readonly slots: FlowSlots;
   /** Sequence number the next flow gets (= flows seen since start). */
   private head = 0;
   /** Flows overwritten before a reader read them, plus losses reported by producers. */
@@ -36,7 +37,7 @@ export class FlowRing implements FlowSink {
   constructor(capacity = DEFAULT_RING_CAPACITY) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`ring capacity must be a positive integer, got ${capacity}`);
     this.capacity = capacity;
-    this.buf = new Array(capacity);
+    this.slots = new FlowSlots(capacity);
   }
 
   /** Flows seen since start (`seen_flows`). */
@@ -60,7 +61,7 @@ export class FlowRing implements FlowSink {
   }
 
   emit(flow: Flow): void {
-    this.buf[this.head % this.capacity] = flow;
+    this.slots.put(this.head % this.capacity, flow);
     this.head++;
     if (this.waiters.size > 0 && !this.wakeScheduled) {
       this.wakeScheduled = true;
@@ -100,7 +101,7 @@ export class FlowRing implements FlowSink {
     }
     const to = Math.min(this.head, from + max);
     const flows: Flow[] = new Array(Math.max(0, to - from));
-    for (let s = from; s < to; s++) flows[s - from] = this.buf[s % this.capacity]!;
+    for (let s = from; s < to; s++) flows[s - from] = this.slots.get(s % this.capacity)!;
     return { flows, lost, next: to };
   }
 
