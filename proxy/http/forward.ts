@@ -17,7 +17,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
-import type { Dispatcher } from 'undici';
+import { util as undiciUtil, type Dispatcher } from 'undici';
 import { classifyUpstreamError, type UpstreamFailure } from '../upstream.js';
 import type { ValidRequest } from './validate-request.js';
 
@@ -39,7 +39,8 @@ export function responseHeaders(raw: readonly (Buffer | string)[]): string[] {
   const names = new Array<string>(n >> 1);
   let nominated: Set<string> | null = null;
   for (let i = 0; i < n; i += 2) {
-    const name = raw[i]!.toString('latin1').toLowerCase();
+    // undici's header-name tree: the interned lower-case name of a known field, without a copy.
+    const name = undiciUtil.headerNameToString(raw[i]!);
     names[i >> 1] = name;
     if (name === 'connection') {
       nominated ??= new Set();
