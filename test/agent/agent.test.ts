@@ -1,42 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { request } from 'undici';
 import { freePort } from '../helpers/servers.js';
+import { spawnAgent, waitReady, TENDRIL_BIN } from '../helpers/agent.js';
 
-const BIN = new URL('../../bin/tendril.js', import.meta.url).pathname;
-
-async function startAgent(t: { after(fn: () => unknown): void }, sets: string[]): Promise<{ child: ChildProcess; logs: () => string }> {
-  const child = spawn(process.execPath, [BIN, 'agent', ...sets.flatMap((s) => ['--set', s])], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d));
-  child.stderr!.on('data', (d: Buffer) => (out += d));
-  t.after(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  return { child, logs: () => out };
-}
-
-async function waitReady(url: string, child: ChildProcess, logs: () => string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) assert.fail(`agent exited early with ${child.exitCode}:\n${logs()}`);
-    try {
-      const res = await request(url);
-      if (res.statusCode === 200) return void (await res.body.dump());
-      await res.body.dump();
-    } catch {
-      /* not listening yet */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`agent not ready in 20 s:\n${logs()}`);
-}
+const BIN = TENDRIL_BIN;
 
 test('agent starts standalone on the examples, reports ready and status, and stops cleanly on SIGTERM', async (t) => {
   const [health, hubble, metrics, redirect] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-  const { child, logs } = await startAgent(t, [
+  const agent = spawnAgent(t, [
     `health.listenAddress=127.0.0.1:${health}`,
     `hubble.listenAddress=127.0.0.1:${hubble}`,
     `hubble.metrics.listenAddress=127.0.0.1:${metrics}`,
@@ -44,7 +18,8 @@ test('agent starts standalone on the examples, reports ready and status, and sto
     `standalone.redirects=[{listen: "127.0.0.1:${redirect}", destination: "payments/payment-service-0:8080", upstream: "127.0.1.10:8080"}]`,
     'datapath.enabled=false',
   ]);
-  await waitReady(`http://127.0.0.1:${health}/readyz`, child, logs);
+  const { child, logs } = agent;
+  await waitReady(agent, `127.0.0.1:${health}`);
 
   const healthz = await request(`http://127.0.0.1:${health}/healthz`);
   assert.equal(healthz.statusCode, 200);
@@ -81,7 +56,7 @@ test('agent with an invalid policy directory exits 2 naming the file and field',
     'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: x, namespace: a}\nspec:\n  endpointSelector: {}\n  ingress:\n  - toPorts:\n    - ports:\n      - port: "80800"\n',
   );
   const health = await freePort();
-  const { child, logs } = await startAgent(t, [`standalone.policies=[${dir}]`, `health.listenAddress=127.0.0.1:${health}`, 'datapath.enabled=false']);
+  const { child, logs } = spawnAgent(t, [`standalone.policies=[${dir}]`, `health.listenAddress=127.0.0.1:${health}`, 'datapath.enabled=false']);
   const [code] = (await once(child, 'exit')) as [number];
   assert.equal(code, 2, logs());
   assert.match(logs(), /bad\.yaml/);

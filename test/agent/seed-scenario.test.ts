@@ -6,13 +6,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFile } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { promisify } from 'node:util';
 import { request } from 'undici';
 import { freePort, startHttpServer } from '../helpers/servers.js';
+import { spawnAgent, waitReady, TENDRIL_BIN } from '../helpers/agent.js';
 
-const BIN = new URL('../../bin/tendril.js', import.meta.url).pathname;
+const BIN = TENDRIL_BIN;
 const run = promisify(execFile);
 
 test('seed scenario through the agent: allowed, denied, flows and metrics', async (t) => {
@@ -25,32 +26,10 @@ test('seed scenario through the agent: allowed, denied, flows and metrics', asyn
   t.after(() => app.close());
 
   const [health, hubble, metrics, listen] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-  const child = spawn(
-    process.execPath,
-    [
-      BIN,
-      'agent',
-      ...['health.listenAddress=127.0.0.1:' + health, `hubble.listenAddress=127.0.0.1:${hubble}`, `hubble.metrics.listenAddress=127.0.0.1:${metrics}`, 'hubble.store.enabled=false', 'datapath.enabled=false', `standalone.redirects=[{listen: "127.0.0.1:${listen}", destination: "payments/payment-service-0:8080", upstream: "127.0.1.10:${app.port}"}]`].flatMap((s) => ['--set', s]),
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let logs = '';
-  child.stdout!.on('data', (d: Buffer) => (logs += d));
-  child.stderr!.on('data', (d: Buffer) => (logs += d));
-  t.after(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    assert.ok(Date.now() < deadline, `agent not ready:\n${logs}`);
-    assert.equal(child.exitCode, null, `agent exited:\n${logs}`);
-    const ok = await request(`http://127.0.0.1:${health}/readyz`).then(
-      async (r) => (await r.body.dump(), r.statusCode === 200),
-      () => false,
-    );
-    if (ok) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const sets = ['health.listenAddress=127.0.0.1:' + health, `hubble.listenAddress=127.0.0.1:${hubble}`, `hubble.metrics.listenAddress=127.0.0.1:${metrics}`, 'hubble.store.enabled=false', 'datapath.enabled=false', `standalone.redirects=[{listen: "127.0.0.1:${listen}", destination: "payments/payment-service-0:8080", upstream: "127.0.1.10:${app.port}"}]`];
+  const agent = spawnAgent(t, sets);
+  await waitReady(agent, `127.0.0.1:${health}`);
+  const { child } = agent;
 
   const curl = async (method: string, path: string, from: string): Promise<{ code: number; body: string }> => {
     const { stdout } = await run('curl', ['-s', '--interface', from, '-X', method, '-o', '-', '-w', '\n%{http_code}', `http://127.0.0.1:${listen}${path}`]);
@@ -81,5 +60,5 @@ test('seed scenario through the agent: allowed, denied, flows and metrics', asyn
 
   child.kill('SIGTERM');
   const [code] = (await once(child, 'exit')) as [number];
-  assert.equal(code, 0, logs);
+  assert.equal(code, 0, agent.logs());
 });

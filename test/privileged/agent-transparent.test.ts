@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFile } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,9 +15,10 @@ import { promisify } from 'node:util';
 import { request } from 'undici';
 import { privilegedOrSkip } from '../helpers/privileged.js';
 import { freePort, startHttpServer } from '../helpers/servers.js';
+import { spawnAgent, waitReady, TENDRIL_BIN } from '../helpers/agent.js';
 import { CGROUP_ROOT, newRunId, registerRun, unregisterRun, destroyRunObjects, runLeftovers } from '../helpers/netns.js';
 
-const BIN = new URL('../../bin/tendril.js', import.meta.url).pathname;
+const BIN = TENDRIL_BIN;
 const run = promisify(execFile);
 
 test('agent with the datapath: transparent redirect from its cgroup, explicit from outside, clean stop', async (t) => {
@@ -60,24 +61,9 @@ test('agent with the datapath: transparent redirect from its cgroup, explicit fr
   );
   sets.push(`standalone.policies=[${policyDir}]`);
 
-  const child = spawn(process.execPath, [BIN, 'agent', ...sets.flatMap((s) => ['--set', s])], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let logs = '';
-  child.stdout!.on('data', (d: Buffer) => (logs += d));
-  child.stderr!.on('data', (d: Buffer) => (logs += d));
-  t.after(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    assert.ok(Date.now() < deadline, `agent not ready:\n${logs}`);
-    assert.equal(child.exitCode, null, `agent exited:\n${logs}`);
-    const ok = await request(`http://127.0.0.1:${health}/readyz`).then(
-      async (r) => (await r.body.dump(), r.statusCode === 200),
-      () => false,
-    );
-    if (ok) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const agent = spawnAgent(t, sets);
+  await waitReady(agent, `127.0.0.1:${health}`);
+  const { child } = agent;
   const status = (await (await request(`http://127.0.0.1:${health}/status`)).body.json()) as { components: Record<string, any> };
   assert.equal(status.components.datapath.running, true, JSON.stringify(status.components.datapath));
   assert.equal(status.components.proxy.mode, 'transparent+explicit');
@@ -103,7 +89,7 @@ test('agent with the datapath: transparent redirect from its cgroup, explicit fr
 
   child.kill('SIGTERM');
   const [code] = (await once(child, 'exit')) as [number];
-  assert.equal(code, 0, logs);
+  assert.equal(code, 0, agent.logs());
   assert.ok(!existsSync(cgroup), 'the agent removed the cgroup it created');
   assert.deepEqual(runLeftovers(id), []);
 });
