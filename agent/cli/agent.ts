@@ -16,8 +16,8 @@ export function registerAgent(program: Command, io: CliIO): void {
   program
     .command('agent')
     .description(
-      'run the per-node agent: policy engine, L7 proxy listeners, eBPF datapath (when root),\n' +
-        'Hubble-compatible flow API and metrics. In standalone mode (the default) policies come from\n' +
+      'run the per-node agent: policy engine, L7 proxy listeners, eBPF datapath (when root), ' +
+        'Hubble-compatible flow API and metrics. In standalone mode (the default) policies come from ' +
         'a directory and endpoints from a world file; no cluster is needed.',
     )
     .option('-c, --config <file>', `YAML config file (default: ${DEFAULT_CONFIG_FILE})`)

@@ -16,8 +16,8 @@ import { registerDemo } from './demo.js';
 export function buildProgram(io: CliIO): Command {
   const program = new Command('tendril')
     .description(
-      'Tendril: sidecar-free L7 policy, mTLS and flow observability for Kubernetes nodes.\n' +
-        'Accepts NetworkPolicy, CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy YAML unchanged;\n' +
+      'Tendril: sidecar-free L7 policy, mTLS and flow observability for Kubernetes nodes. ' +
+        'Accepts NetworkPolicy, CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy YAML unchanged; ' +
         'flows and metrics are Hubble-compatible.',
     )
     .version(VERSION, '-V, --version', 'print the version and exit')
@@ -80,6 +80,14 @@ export async function runCli(argv: string[], io: CliIO = { stdout: process.stdou
     io.stderr.write(`error: ${(err as Error)?.stack ?? String(err)}\n`);
     return EXIT.FAILURE;
   }
+}
+
+// `tendril observe ... | head`: a closed pipe ends the command quietly, as for any Unix tool.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
 }
 
 const isMain = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;

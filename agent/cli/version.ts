@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { release } from 'node:os';
 import type { CliIO } from './context.js';
 
 function readVersion(): string {
@@ -21,8 +22,8 @@ export function registerVersion(program: Command, io: CliIO): void {
     .description('print the Tendril version, the Node.js runtime and the kernel it runs on')
     .option('-o, --output <format>', 'output format: text | json', 'text')
     .action((opts: { output: string }) => {
-      const info = { version: VERSION, node: process.version, platform: `${process.platform}/${process.arch}` };
+      const info = { version: VERSION, node: process.version, platform: `${process.platform}/${process.arch}`, kernel: release() };
       if (opts.output === 'json') io.stdout.write(`${JSON.stringify(info)}\n`);
-      else io.stdout.write(`tendril ${info.version} (node ${info.node}, ${info.platform})\n`);
+      else io.stdout.write(`tendril ${info.version} (node ${info.node}, ${info.platform}, kernel ${info.kernel})\n`);
     });
 }
