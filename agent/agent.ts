@@ -2,8 +2,9 @@
  * The composition root: builds every component from the one Config, wires flows to sinks, and
  * owns startup order and shutdown. Nothing imports agent/.
  *
- * Start order: policy (load + validate, fail fast) -> observability (sinks first, so no flow is
- * lost) -> datapath (optional) -> proxy listeners -> health endpoint. Stop runs in reverse.
+ * Start order: policy (load + validate, fail fast) -> health endpoint (answers /readyz 503 until
+ * everything runs) -> observability (sinks first, so no flow is lost) -> datapath (optional) ->
+ * proxy listeners. Stop runs in reverse.
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
