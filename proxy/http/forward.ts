@@ -35,25 +35,27 @@ export type ForwardOutcome =
  * the fields the upstream's `Connection` nominates dropped.
  */
 export function responseHeaders(raw: readonly (Buffer | string)[]): string[] {
-  const n = raw.length;
-  const names = new Array<string>(n >> 1);
+  const out: string[] = [];
+  // Fields a `Connection` header nominates beyond the fixed hop-by-hop set (usually none: nginx
+  // sends `keep-alive`), applied after the pass because the nomination may come last.
   let nominated: Set<string> | null = null;
-  for (let i = 0; i < n; i += 2) {
+  for (let i = 0; i < raw.length; i += 2) {
     // undici's header-name tree: the interned lower-case name of a known field, without a copy.
     const name = undiciUtil.headerNameToString(raw[i]!);
-    names[i >> 1] = name;
     if (name === 'connection') {
-      nominated ??= new Set();
-      for (const t of raw[i + 1]!.toString('latin1').toLowerCase().split(',')) nominated.add(t.trim());
+      for (const t of raw[i + 1]!.toString('latin1').toLowerCase().split(',')) {
+        const token = t.trim();
+        if (!RESPONSE_HOP_BY_HOP.has(token)) (nominated ??= new Set()).add(token);
+      }
+      continue;
     }
-  }
-  const out: string[] = [];
-  for (let i = 0; i < n; i += 2) {
-    const name = names[i >> 1]!;
-    if (RESPONSE_HOP_BY_HOP.has(name) || (nominated !== null && nominated.has(name))) continue;
+    if (RESPONSE_HOP_BY_HOP.has(name)) continue;
     out.push(name, raw[i + 1]!.toString('latin1'));
   }
-  return out;
+  if (nominated === null) return out;
+  const kept: string[] = [];
+  for (let i = 0; i < out.length; i += 2) if (!nominated.has(out[i]!)) kept.push(out[i]!, out[i + 1]!);
+  return kept;
 }
 
 /** Handle on a forwarded request while its body is still arriving. */
