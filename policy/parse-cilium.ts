@@ -9,7 +9,8 @@ import { parseL7 } from './parse-l7.js';
 import { EGRESS_PEERS, INGRESS_PEERS, parsePeers } from './parse-peers.js';
 import { parseCiliumPort } from './parse-ports.js';
 import { parseSelector } from './parse-selector.js';
-import { andSelector, namespaceIs } from './selector.js';
+import { andSelector, makeSelector, namespaceIs, type Selector } from './selector.js';
+import { NS_LABEL, parseSelectorKey } from './labels.js';
 import { icmpType } from './icmp.js';
 
 const RULE_FIELDS = ['endpointSelector', 'nodeSelector', 'ingress', 'ingressDeny', 'egress', 'egressDeny', 'enableDefaultDeny', 'labels', 'description', 'log'];
@@ -74,7 +75,7 @@ export function parseCiliumRule(ctx: DocContext, v: unknown, path: FieldPath, ki
     const enforced = a.length > 0 || d.length > 0;
     return { enforced, defaultDeny: enforced && (flag ?? true), allow: a, deny: d };
   };
-  const subject = hasNode ? null : namespace !== null ? andSelector(sel, [namespaceIs(namespace)]) : sel;
+  const subject = hasNode ? null : namespace !== null ? scopeCnpSubject(sel, m.endpointSelector, namespace) : sel;
   return {
     policy,
     kind,
@@ -84,6 +85,25 @@ export function parseCiliumRule(ctx: DocContext, v: unknown, path: FieldPath, ki
     egress: dir('egress', 'egressDeny', dd.egress),
     source: { file: ctx.file, document: ctx.document },
   };
+}
+
+/**
+ * §3.1: a CNP subject always gets `k8s:io.kubernetes.pod.namespace=<policy namespace>`. Cilium
+ * writes it into matchLabels (`EndpointSelector.AddMatch`), so a user's own
+ * `k8s:io.kubernetes.pod.namespace` matchLabels entry is overridden ("removing illegal namespace
+ * match"), while an unprefixed (`any:`) key or a matchExpressions entry stays and is ANDed.
+ */
+function scopeCnpSubject(sel: Selector, raw: unknown, namespace: string): Selector {
+  const ml = raw !== null && typeof raw === 'object' ? (raw as { matchLabels?: unknown }).matchLabels : undefined;
+  const labelKeys = ml !== null && typeof ml === 'object' ? Object.keys(ml) : [];
+  const overridden = (i: number): boolean => {
+    if (i >= labelKeys.length) return false;
+    const { source, key } = parseSelectorKey(labelKeys[i]);
+    return source === 'k8s' && key === NS_LABEL;
+  };
+  const kept = sel.reqs.filter((_, i) => !overridden(i));
+  const base = kept.length === sel.reqs.length ? sel : makeSelector([...kept]);
+  return andSelector(base, [namespaceIs(namespace)]);
 }
 
 function parseSection(ctx: DocContext, v: unknown, path: FieldPath, disp: FieldPath, section: Section, scope: Scope): RuleEntry[] | null {
