@@ -232,10 +232,13 @@ function combineNow(eg: SidePlan | null, ing: SidePlan | null, payload: Payload 
 }
 
 function side(s: SideOutcome): { verdict: 'allowed' | 'denied'; policy?: string; rule?: string; enforced: boolean } {
-  const out: { verdict: 'allowed' | 'denied'; policy?: string; rule?: string; enforced: boolean } = { verdict: s.allowed ? 'allowed' : 'denied', enforced: s.enforced };
-  if (s.policy !== undefined) out.policy = s.policy;
-  if (s.rule !== undefined) out.rule = s.rule;
-  return out;
+  // Contract keys first, in contract order (verdict, policy, rule); `enforced` is our addition.
+  return {
+    verdict: s.allowed ? 'allowed' : 'denied',
+    ...(s.policy !== undefined ? { policy: s.policy } : {}),
+    ...(s.rule !== undefined ? { rule: s.rule } : {}),
+    enforced: s.enforced,
+  };
 }
 
 export function createEngine(opts: EngineOptions): Engine {

@@ -57,6 +57,9 @@ test('trace -o json prints one contract line per case, in order', async () => {
   assert.equal(lines[0].l7, 'http');
   assert.equal(lines[0].ingress.policy, 'a/l7');
   assert.equal(lines[0].ingress.rule, 'ingress[0].toPorts[0].rules.http[0]');
+  // Side keys: the contract's (verdict, policy, rule) first, in that order; `enforced` is added last.
+  assert.deepEqual(Object.keys(lines[0].ingress), ['verdict', 'policy', 'rule', 'enforced']);
+  assert.deepEqual(Object.keys(lines[2].egress), ['verdict', 'enforced']);
   assert.equal(lines[1].verdict, 'denied');
   assert.equal(lines[1].ingress.verdict, 'denied');
   assert.equal(lines[2].verdict, 'denied');
