@@ -135,6 +135,20 @@ function parseCase(ctx: DocContext, v: unknown, path: FieldPath, index: number):
   return { id, from, to, port, protocol, payload, expect: v.expect === undefined ? undefined : String(v.expect), where: `case ${index + 1} (${id})` };
 }
 
+/**
+ * A case names the request's API key: Cilium's policy names (§9) plus the Kafka protocol's own
+ * spellings (`ListOffsets`, `init_producer_id`, keys above 33), since a case describes a request,
+ * not a rule.
+ */
+const CASE_KAFKA_ALIASES: Record<string, number> = {
+  listoffsets: 2, groupcoordinator: 10, consumermetadata: 10, alterreplicalogdirs: 34,
+  describelogdirs: 35, saslauthenticate: 36, createpartitions: 37, deletegroups: 42,
+};
+function caseKafkaKey(name: string): number | undefined {
+  const n = name.toLowerCase().replace(/[-_ ]/g, '');
+  return kafkaKeyByName(n) ?? CASE_KAFKA_ALIASES[n];
+}
+
 function parsePayload(ctx: DocContext, kind: string, v: unknown, path: FieldPath): Payload | null {
   if (!ctx.isMap(v)) {
     ctx.error(path, 'must be a mapping');
@@ -157,7 +171,7 @@ function parsePayload(ctx: DocContext, kind: string, v: unknown, path: FieldPath
     let apiKey: number | undefined;
     const k = v.apiKey ?? v.api_key;
     if (typeof k === 'number' && Number.isInteger(k) && k >= 0) apiKey = k;
-    else if (typeof k === 'string') apiKey = /^\d+$/.test(k) ? Number(k) : kafkaKeyByName(k);
+    else if (typeof k === 'string') apiKey = /^\d+$/.test(k) ? Number(k) : caseKafkaKey(k);
     if (apiKey === undefined) {
       ctx.error([...path, 'apiKey'], `must be a Kafka API key name or number, got ${JSON.stringify(k)}`);
       return null;
