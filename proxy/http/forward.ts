@@ -83,7 +83,7 @@ class Forward implements ForwardHandle {
   private paused = false;
   private gotHeaders = false;
   private readonly onClientClose: () => void;
-  private readonly onDrain: () => void;
+  private onDrain: (() => void) | null = null;
 
   constructor(
     private readonly req: IncomingMessage,
@@ -92,7 +92,6 @@ class Forward implements ForwardHandle {
     private readonly done: (outcome: ForwardOutcome) => void,
   ) {
     this.onClientClose = Forward.prototype.clientClosed.bind(this);
-    this.onDrain = Forward.prototype.drained.bind(this);
     res.on('close', this.onClientClose);
   }
 
@@ -115,7 +114,9 @@ class Forward implements ForwardHandle {
 
   private drained(): void {
     this.paused = false;
-    this.resumeFn?.();
+    // The resume function belongs to the upstream connection's parser, which a finished request
+    // no longer owns (it may be parsing another request's response by now).
+    if (!this.finished) this.resumeFn?.();
   }
 
   abortBody(status: number, reason: string): void {
@@ -151,7 +152,7 @@ class Forward implements ForwardHandle {
   onData(chunk: Buffer): boolean {
     if (this.res.write(chunk) || this.paused) return !this.paused;
     this.paused = true;
-    this.res.once('drain', this.onDrain);
+    this.res.once('drain', (this.onDrain ??= Forward.prototype.drained.bind(this)));
     return false;
   }
 
