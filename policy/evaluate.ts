@@ -109,7 +109,7 @@ export function planSide(
   const auth = A.filter((i) => i.entry.auth === 'required' || i.entry.auth === 'test-always-fail');
   const authRequired = auth.length > 0;
   const l7Items = A.filter((i) => i.port?.l7);
-  const l7: L7Kind | null = l7Items[0]?.port?.l7?.kind ?? null;
+  const l7: L7Kind | null = l7Items[0]?.port?.l7?.kind ?? portParser(rules, dir, proto, port);
   if (!defaultDeny) {
     return withAuth({
       enforced: true,
@@ -144,6 +144,21 @@ export function planSide(
     restrict: open ? null : restrictOf(l7Items),
   };
   return withAuth(plan, auth, peer, dir);
+}
+
+/**
+ * The L7 parser of (subject, direction, proto, port) whichever peer an L7 rule names: "traffic
+ * that is allowed at L4 for a port with L7 rules is always redirected to the proxy" (§7.8), and
+ * the contract's `l7` is "the parser ... when the connection is allowed at L3/L4 on a port with L7
+ * rules". Whether a request is judged still depends on the entries covering this peer (§15).
+ */
+function portParser(rules: readonly Rule[], dir: Direction, proto: string, port: number): L7Kind | null {
+  for (const r of rules) {
+    for (const e of r[dir].allow) {
+      for (const p of coveringPorts(e, proto, port)) if (p?.l7) return p.l7.kind;
+    }
+  }
+  return null;
 }
 
 function restrictOf(items: AItem[]): SidePlan['restrict'] {
