@@ -94,7 +94,7 @@ export function planSide(
       allowed: true,
       reason: `ingress from the local host is always allowed (allow-localhost, kubelet probes)`,
       authRequired: false,
-      l7: null,
+      l7: portParser(rules, dir, proto, port),
       restrict: null,
     };
   }
