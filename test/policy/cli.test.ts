@@ -90,6 +90,37 @@ test('trace exits 2 on an invalid policy naming file, document, field and line',
   assert.match(r.stderr, /bad\.yaml document 1 \(CiliumNetworkPolicy a\/l7\): spec\.ingress\[0\]\.toPorts\[0\]\.ports\[0\]\.port: must be 0-65535, got "80800" \(line 9, column \d+\)/);
 });
 
+test('trace reads directories recursively (*.yaml, *.yml only) and several --policies as one set', async () => {
+  const tree = join(dir, 'tree');
+  mkdirSync(join(tree, 'deep', 'deeper'), { recursive: true });
+  // Ingress L7 rule in a nested .yml; egress default deny for the client in a second --policies file.
+  writeFileSync(join(tree, 'deep', 'deeper', 'l7.yml'), policy);
+  writeFileSync(join(tree, 'deep', 'notes.txt'), 'kind: [this is not read\n');
+  writeFileSync(join(tree, 'deep', 'policy.json'), '{"kind": "CiliumNetworkPolicy"}');
+  const egress = join(dir, 'egress.yaml');
+  writeFileSync(
+    egress,
+    'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: eg, namespace: a}\nspec:\n  endpointSelector: {matchLabels: {app: client}}\n  egress:\n  - toEndpoints: [{matchLabels: {app: server}}]\n',
+  );
+  const r = await run(['policy', 'trace', '--policies', tree, '--policies', egress, '--world', world, '--cases', join(dir, 'cases.yaml'), '-o', 'json']);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(lines[0].verdict, 'allowed');
+  assert.equal(lines[0].egress.policy, 'a/eg');
+  assert.equal(lines[0].ingress.policy, 'a/l7');
+  assert.equal(lines[1].verdict, 'denied');
+  assert.equal(lines[1].l7, 'http');
+});
+
+test('trace exits 2 on an L7 merge conflict, nothing on stdout', async () => {
+  const kafka = policy.replace('name: l7', 'name: k').replace('{http: [{method: GET, path: "/ok/.*"}]}', '{kafka: [{topic: t}]}');
+  writeFileSync(join(dir, 'conflict.yaml'), `${policy}---\n${kafka}`);
+  const r = await run(['policy', 'trace', '--policies', join(dir, 'conflict.yaml'), '--world', world, '--cases', join(dir, 'cases.yaml'), '-o', 'json']);
+  assert.equal(r.code, 2);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, /TND_POLICY_CONFLICT: .*conflict\.yaml document 1 \(a\/l7\).*http and kafka rules on the same port of a\/server-0/);
+});
+
 test('validate: exit 0 with trap warnings, exit 2 on invalid input', async () => {
   writeFileSync(
     join(dir, 'traps.yaml'),
