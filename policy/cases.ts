@@ -53,12 +53,10 @@ export function parseCases(text: string, file: string): TraceCase[] {
   }
   const list = ctx.list(raw, base) ?? [];
   const out: TraceCase[] = [];
-  const ids = new Set<string>();
+  // Ids are echoed back, one line per case in order; a repeated id is not an input error.
   list.forEach((c, i) => {
     const tc = parseCase(ctx, c, [...base, i], i);
     if (!tc) return;
-    if (ids.has(tc.id)) ctx.error([...base, i, 'id'], `duplicate case id ${JSON.stringify(tc.id)}`);
-    ids.add(tc.id);
     out.push(tc);
   });
   if (errors.length > 0) throw new AggregateInputError('TND_CASES_INVALID', errors);

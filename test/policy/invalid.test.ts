@@ -153,3 +153,8 @@ test('world and cases errors name file and field', () => {
   assert.equal(c[0].code, 'TND_CASES_INVALID');
   assert.equal(c[0].context.field, '[0].port');
 });
+
+test('a repeated case id is not an input error: every case is kept, in order', () => {
+  const cases = parseCases('- {id: x, from: a/c, to: a/s, port: 80}\n- {id: x, from: a/c, to: a/s, port: 81}\n', 'cases.yaml');
+  assert.deepEqual(cases.map((c) => [c.id, c.port]), [['x', 80], ['x', 81]]);
+});
