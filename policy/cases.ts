@@ -154,9 +154,11 @@ function parsePayload(ctx: DocContext, kind: string, v: unknown, path: FieldPath
   }
   if (kind === 'http') {
     const headers: Record<string, string | string[]> = {};
-    const rawH = v.headers;
+    let rawH = v.headers;
+    // Also accepted: a list of "Name: value" lines.
+    if (Array.isArray(rawH) && rawH.every((x) => typeof x === 'string')) rawH = headerLines(rawH as string[]);
     if (rawH !== undefined && rawH !== null && !ctx.isMap(rawH)) {
-      ctx.error([...path, 'headers'], 'must be a mapping of header name to value');
+      ctx.error([...path, 'headers'], 'must be a mapping of header name to value (or a list of "Name: value")');
       return null;
     }
     for (const [k, val] of Object.entries(rawH ?? {})) headers[k.toLowerCase()] = Array.isArray(val) ? val.map(String) : String(val);
@@ -184,9 +186,22 @@ function parsePayload(ctx: DocContext, kind: string, v: unknown, path: FieldPath
     const clientID = rawClient === undefined || rawClient === null ? null : String(rawClient);
     return { kind: 'kafka', req: { apiKey, apiVersion, clientID, topics }, text: `apiKey ${String(k)} v${apiVersion} topics [${topics.join(', ')}]` };
   }
-  if (typeof v.query !== 'string') {
+  const query = v.query ?? v.name;
+  if (typeof query !== 'string') {
     ctx.error([...path, 'query'], 'is required (a DNS name)');
     return null;
   }
-  return { kind: 'dns', req: { query: v.query }, text: `query ${v.query}` };
+  return { kind: 'dns', req: { query }, text: `query ${query}` };
+}
+
+function headerLines(lines: string[]): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const line of lines) {
+    const i = line.indexOf(':');
+    const name = (i < 0 ? line : line.slice(0, i)).trim().toLowerCase();
+    const value = i < 0 ? '' : line.slice(i + 1).trim();
+    const prev = out[name];
+    out[name] = prev === undefined ? value : [...(Array.isArray(prev) ? prev : [prev]), value];
+  }
+  return out;
 }

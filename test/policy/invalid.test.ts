@@ -158,3 +158,14 @@ test('a repeated case id is not an input error: every case is kept, in order', (
   const cases = parseCases('- {id: x, from: a/c, to: a/s, port: 80}\n- {id: x, from: a/c, to: a/s, port: 81}\n', 'cases.yaml');
   assert.deepEqual(cases.map((c) => [c.id, c.port]), [['x', 80], ['x', 81]]);
 });
+
+test('HTTP case headers may be a list of "Name: value" lines; a DNS case may say name instead of query', () => {
+  const [h, d] = parseCases(
+    '- {id: h, from: a/c, to: a/s, port: 80, http: {path: /, headers: ["X-A: 1", "x-a: 2", "X-B:3"]}}\n- {id: d, from: a/c, to: a/s, port: 53, protocol: UDP, dns: {name: A.com}}\n',
+    'cases.yaml',
+  );
+  assert.ok(h.payload?.kind === 'http');
+  assert.deepEqual(h.payload.req.headers, { 'x-a': ['1', '2'], 'x-b': '3' });
+  assert.ok(d.payload?.kind === 'dns');
+  assert.equal(d.payload.req.query, 'A.com');
+});
