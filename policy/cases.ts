@@ -95,7 +95,8 @@ function parseCase(ctx: DocContext, v: unknown, path: FieldPath, index: number):
   const to = parsePeer(ctx, v.to, [...path, 'to']);
   let protocol: L4Protocol = 'TCP';
   if (v.protocol !== undefined && v.protocol !== null) {
-    const p = String(v.protocol).toUpperCase();
+    const up = String(v.protocol).toUpperCase();
+    const p = up === 'ICMPV6' || up === 'ICMP6' || up === 'ICMPV4' ? 'ICMP' : up;
     if (!PROTOCOLS.includes(p as L4Protocol)) {
       ctx.error([...path, 'protocol'], `must be one of ${PROTOCOLS.join(', ')}, got ${JSON.stringify(v.protocol)}`);
       return null;
