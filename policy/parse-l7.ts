@@ -27,12 +27,12 @@ export function parseL7(ctx: DocContext, v: unknown, path: FieldPath, displayPat
   }
   const kind = present[0];
   if (kind === undefined) return undefined;
-  const list = ctx.list(m[kind], [...path, kind]);
-  if (!list) return null;
   if (kind === 'l7proto') {
     ctx.error([...path, 'l7proto'], 'generic L7 parsers (l7proto) are not supported by Tendril');
     return null;
   }
+  const list = ctx.list(m[kind], [...path, kind]);
+  if (!list) return null;
   let ok = true;
   const at = (i: number): FieldPath => [...path, kind, i];
   const disp = (i: number): string => `${displayPath}.rules.${kind}[${i}]`;

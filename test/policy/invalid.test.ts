@@ -80,6 +80,7 @@ const rows: Row[] = [
   { name: 'Kafka on UDP', text: l7('{port: "9092", protocol: UDP}', '{kafka: [{}]}'), code: 'TND_POLICY_INVALID_FIELD', message: /only apply to TCP/ },
   { name: 'Kafka without protocol', text: l7('{port: "9092"}', '{kafka: [{}]}'), code: 'TND_POLICY_INVALID_FIELD', field: 'spec.ingress[0].toPorts[0].ports[0].protocol', message: /only apply to TCP/ },
   { name: 'HTTP with one non-TCP port in the entry', text: l7('{port: "80", protocol: TCP}, {port: "81", protocol: UDP}', '{http: [{}]}'), code: 'TND_POLICY_INVALID_FIELD', field: 'spec.ingress[0].toPorts[0].ports[1].protocol', message: /only apply to TCP/ },
+  { name: 'l7proto alone (generic parsers unsupported)', text: l7('{port: "80", protocol: TCP}', '{l7proto: envoy.http, l7: [{a: b}]}'), code: 'TND_POLICY_INVALID_FIELD', field: 'spec.ingress[0].toPorts[0].rules.l7proto', message: /not supported by Tendril/ },
   { name: 'l7proto beside http', text: l7('{port: "80", protocol: TCP}', '{l7proto: foo, http: [{}]}'), code: 'TND_POLICY_INVALID_FIELD', message: /only one of http, kafka, dns, l7proto/ },
   { name: 'DNS without ports', text: cnp(`${sel}egress:\n- toPorts: [{rules: {dns: [{matchName: a.com}]}}]`), code: 'TND_POLICY_INVALID_FIELD', message: /DNS rules require at least one port/ },
   { name: 'DNS with an empty ports list', text: cnp(`${sel}egress:\n- toPorts: [{ports: [], rules: {dns: [{matchName: a.com}]}}]`), code: 'TND_POLICY_INVALID_FIELD', message: /DNS rules require at least one port/ },
