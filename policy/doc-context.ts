@@ -20,6 +20,11 @@ export function formatPath(path: FieldPath): string {
 export class DocContext {
   /** `(Kind ns/name)` once known. */
   label = '';
+  /**
+   * When set, unknown fields are collected here as warnings instead of errors (data files such
+   * as world.yaml, whose format other tools may extend); policy documents stay strict.
+   */
+  unknownFieldWarnings: string[] | null = null;
 
   constructor(
     readonly file: string,
@@ -72,6 +77,12 @@ export class DocContext {
     }
     for (const k of Object.keys(v)) {
       if (!allowed.includes(k)) {
+        if (this.unknownFieldWarnings) {
+          const at = this.locate([...path, k]);
+          const where = at.line !== undefined ? ` (line ${at.line}, column ${at.column})` : '';
+          this.unknownFieldWarnings.push(`${this.file}: ${formatPath([...path, k])}: unknown field ignored (known: ${allowed.join(', ')})${where}`);
+          continue;
+        }
         const code = this.code === 'TND_POLICY_INVALID_FIELD' ? 'TND_POLICY_UNKNOWN_FIELD' : this.code;
         this.error([...path, k], `unknown field "${k}" (allowed: ${allowed.join(', ')})`, code);
       }

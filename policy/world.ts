@@ -34,6 +34,8 @@ export interface World {
   /** IP -> normalized names mapped to it. */
   namesByIp: Map<string, string[]>;
   entities: Record<EntityName, string[]>;
+  /** Unknown fields that were ignored (printed as warnings by the CLI). */
+  warnings: string[];
 }
 
 export interface WorldInput {
@@ -63,8 +65,10 @@ export function parseWorld(text: string, file: string): World {
     throw new TendrilError('TND_WORLD_INVALID', `${file}: invalid YAML: ${e.message.split('\n')[0]}${pos ? ` (line ${pos.line}, column ${pos.col})` : ''}`, { file, line: pos?.line, column: pos?.col });
   }
   const ctx = new DocContext(file, 1, doc, lines, errors, 'TND_WORLD_INVALID');
+  ctx.unknownFieldWarnings = [];
   const world = buildWorld(ctx, doc.toJS({ maxAliasCount: 100 }));
   if (errors.length > 0 || !world) throw new AggregateInputError('TND_WORLD_INVALID', errors);
+  world.warnings.push(...ctx.unknownFieldWarnings);
   return world;
 }
 
@@ -149,5 +153,5 @@ function buildWorld(ctx: DocContext, raw: unknown): World | null {
       if (byIp.has(ip)) ctx.error(['entities', kind, j], `IP ${ip} is both a ${kind} and endpoint ${byIp.get(ip)?.id}`);
     });
   }
-  return { endpoints, byId, byIp, namespaces, fqdns, namesByIp, entities };
+  return { endpoints, byId, byIp, namespaces, fqdns, namesByIp, entities, warnings: [] };
 }

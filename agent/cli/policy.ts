@@ -46,6 +46,7 @@ export function registerPolicy(program: Command, io: CliIO): void {
         const engine = createEngine({ policies: set, world });
         results = trace(engine, cases, opts.cases);
         for (const w of set.warnings) io.stderr.write(`warning: ${w.message}\n`);
+        for (const w of world.warnings) io.stderr.write(`warning: ${w}\n`);
       } catch (err) {
         failInput(err);
       }
