@@ -8,8 +8,8 @@
  * other flow is kept as the object itself. `get(put(flow))` is JSON-equal to `flow`.
  */
 import type { Flow, HTTP, IP, Layer7 } from './flow.js';
-import { formatFlowTime } from './new-flow.js';
-import { summarize } from './summary.js';
+import { formatFlowTimeParts } from './new-flow.js';
+import { isHttpSummary, summarize } from './summary.js';
 
 const L7_TYPES = ['UNKNOWN_L7_TYPE', 'REQUEST', 'RESPONSE', 'SAMPLE'] as const;
 const IP_VERSIONS = ['IP_NOT_USED', 'IPv4', 'IPv6'] as const;
@@ -137,21 +137,20 @@ export class FlowSlots {
     this.method[k] = http.method;
     this.url[k] = http.url;
     this.proto[k] = http.protocol;
-    this.summary[k] = f.Summary === summarize(f) ? undefined : f.Summary;
+    this.summary[k] = isHttpSummary(f.Summary, l7) ? undefined : f.Summary;
   }
 
   get(k: number): Flow | undefined {
     const o = this.objects[k];
     if (o !== undefined || this.url[k] === undefined) return o;
     const r = (i: number): any => this.refs[k * REF_COUNT + i];
-    const ns = BigInt(this.sec[k]!) * 1_000_000_000n + BigInt(this.nanos[k]!);
     const http: HTTP = { code: this.small[k * 5 + 2]!, method: this.method[k]!, url: this.url[k]!, protocol: this.proto[k]! };
     const l7: Layer7 = { type: L7_TYPES[this.small[k * 5 + 3]!]! };
     if (!Number.isNaN(this.nums[k]!)) l7.latency_ns = this.nums[k]!;
     l7.http = http;
     const ip: IP = { source: this.ipSrc[k]!, destination: this.ipDst[k]!, ipVersion: IP_VERSIONS[this.small[k * 5 + 4]!]! };
     const flow: Flow = {
-      time: formatFlowTime(ns),
+      time: formatFlowTimeParts(this.sec[k]!, this.nanos[k]!),
       uuid: this.uuids[k]!,
       verdict: r(0),
       drop_reason_desc: r(1),

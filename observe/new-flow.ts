@@ -24,16 +24,43 @@ export type FlowInit = Partial<Flow> & Pick<Flow, 'verdict'>;
  * prints a Timestamp with nanos.
  */
 export function formatFlowTime(epochNs: bigint): string {
+  if (epochNs >= 0n && epochNs < 9_000_000_000_000_000_000n) {
+    const sec = epochNs / 1_000_000_000n;
+    return formatFlowTimeParts(Number(sec), Number(epochNs - sec * 1_000_000_000n));
+  }
   const ms = Number(epochNs / 1_000_000n);
   const iso = new Date(ms).toISOString(); // 2026-11-26T10:00:00.123Z
   const nanos = (epochNs % 1_000_000_000n).toString().padStart(9, '0');
   return `${iso.slice(0, 19)}.${nanos}Z`;
 }
 
+let fmtSec = Number.NaN;
+let fmtPrefix = '';
+
+/**
+ * `formatFlowTime` of `sec` seconds + `nanos` (0..999,999,999) after the epoch, `sec` >= 0. The
+ * `YYYY-MM-DDTHH:MM:SS` part of the last second formatted is cached: consecutive flows share it.
+ */
+export function formatFlowTimeParts(sec: number, nanos: number): string {
+  if (sec !== fmtSec) {
+    fmtPrefix = new Date(sec * 1000).toISOString().slice(0, 19);
+    fmtSec = sec;
+  }
+  const n = `${nanos}`;
+  return `${fmtPrefix}.${n.length === 9 ? n : n.padStart(9, '0')}Z`;
+}
+
 /** Current time in epoch nanoseconds (microsecond resolution). */
 export function nowNs(): bigint {
   const us = Math.floor((performance.timeOrigin + performance.now()) * 1000);
   return BigInt(us) * 1000n;
+}
+
+/** `formatFlowTime(nowNs())` without BigInt arithmetic (the proxy's per-flow timestamp). */
+export function nowFlowTime(): string {
+  const us = Math.floor((performance.timeOrigin + performance.now()) * 1000);
+  const sec = Math.floor(us / 1_000_000);
+  return formatFlowTimeParts(sec, (us - sec * 1_000_000) * 1000);
 }
 
 let lastPrefix = '';

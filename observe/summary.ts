@@ -74,6 +74,32 @@ export function l7Summary(l7: Layer7): string {
   return '';
 }
 
+/**
+ * True when `s === l7Summary(l7)` for an HTTP record, decided without building the string (the
+ * ring checks it for every flow it compacts).
+ */
+export function isHttpSummary(s: string, l7: Layer7): boolean {
+  const h = l7.http;
+  if (!h) return false;
+  const p = h.protocol;
+  const m = h.method;
+  const u = h.url;
+  let at: number;
+  if (l7.type === 'RESPONSE') {
+    const mid = ` ${h.code} ${Math.floor((l7.latency_ns ?? 0) / 1e6)}ms (`;
+    if (s.length !== p.length + mid.length + m.length + u.length + 2) return false;
+    if (!s.startsWith(p) || !s.startsWith(mid, p.length)) return false;
+    at = p.length + mid.length;
+    if (!s.startsWith(m, at) || s.charCodeAt(at + m.length) !== 32) return false;
+    return s.startsWith(u, at + m.length + 1) && s.charCodeAt(s.length - 1) === 41;
+  }
+  if (s.length !== p.length + m.length + u.length + 2) return false;
+  if (!s.startsWith(p) || s.charCodeAt(p.length) !== 32) return false;
+  at = p.length + 1;
+  if (!s.startsWith(m, at) || s.charCodeAt(at + m.length) !== 32) return false;
+  return s.startsWith(u, at + m.length + 1);
+}
+
 /** The Summary Cilium would attach to this flow: L7 record first, else the L4 summary. */
 export function summarize(flow: Pick<Flow, 'l4' | 'l7'>): string {
   if (flow.l7) return l7Summary(flow.l7);

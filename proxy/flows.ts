@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Endpoint, Flow, FlowSink, Layer4, Layer7, Verdict } from '../observe/index.js';
-import { EVENT_TYPES, formatFlowTime, l7Summary, nowNs, outcomeFromVerdict } from '../observe/index.js';
+import { EVENT_TYPES, l7Summary, nowFlowTime, outcomeFromVerdict } from '../observe/index.js';
 import type { Verdict as PolicyVerdict } from '../policy/api.js';
 import type { RedirectPeer, RedirectTarget } from './redirect-source.js';
 
@@ -69,7 +69,7 @@ function make(ctx: FlowConnContext, reply: boolean, verdict: Verdict, l7: Layer7
   const a = reply ? d : s;
   const b = reply ? s : d;
   return {
-    time: formatFlowTime(nowNs()),
+    time: nowFlowTime(),
     uuid: randomUUID(),
     verdict,
     IP: { source: a.ip, destination: b.ip, ipVersion: a.ip.includes(':') ? 'IPv6' : 'IPv4' },
