@@ -8,6 +8,7 @@ export * from './enums.js';
 export type * from './flow.js';
 export * from './summary.js';
 export * from './new-flow.js';
+export * from './http-flow.js';
 export * from './sink.js';
 export * from './filter.js';
 export * from './ring.js';

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import type { Flow } from './flow.js';
+import type { HttpFlowRecord } from './http-flow.js';
 import { ObserverServer } from './grpc-server.js';
 import { FlowMetrics } from './metrics/flow-metrics.js';
 import { MetricsServer } from './metrics/server.js';
@@ -74,6 +75,10 @@ export function createObservability(opts: ObservabilityOptions): Observability {
     emit(flow: Flow): void {
       if (flow.node_name === '') flow.node_name = nodeName;
       fanout.emit(flow);
+    },
+    emitHttp(flow: Flow, rec: HttpFlowRecord): void {
+      if (flow.node_name === '') flow.node_name = nodeName;
+      fanout.emitHttp(flow, rec);
     },
   };
 

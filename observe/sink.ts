@@ -12,10 +12,17 @@
  */
 import type { Writable } from 'node:stream';
 import type { Flow } from './flow.js';
+import type { HttpFlowRecord } from './http-flow.js';
 
 export interface FlowSink {
   /** Hands one flow to the observers. Synchronous, non-blocking, never throws. */
   emit(flow: Flow): void;
+  /**
+   * Optional fast path: the same as `emit(flow)`, for a flow built by `buildHttpFlow(rec)`; a sink
+   * may keep the compact record instead of the flow (e.g. to hand it to another thread). Emitters
+   * call it only when present; the record must not be mutated either.
+   */
+  emitHttp?(flow: Flow, rec: HttpFlowRecord): void;
   /** False when emitting would be a no-op (no listener). Absent means true. */
   readonly enabled?: boolean;
 }
@@ -53,6 +60,20 @@ export class FanoutSink implements FlowSink {
     for (let i = 0; i < ms.length; i++) {
       try {
         ms[i]!.emit(flow);
+      } catch (err) {
+        this.errors++;
+        this.onError?.(err);
+      }
+    }
+  }
+
+  emitHttp(flow: Flow, rec: HttpFlowRecord): void {
+    const ms = this.members;
+    for (let i = 0; i < ms.length; i++) {
+      const m = ms[i]!;
+      try {
+        if (m.emitHttp !== undefined) m.emitHttp(flow, rec);
+        else m.emit(flow);
       } catch (err) {
         this.errors++;
         this.onError?.(err);

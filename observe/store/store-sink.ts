@@ -18,6 +18,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { TendrilError } from '../../core/index.js';
 import type { Flow } from '../flow.js';
+import type { HttpFlowRecord } from '../http-flow.js';
 import type { FlowSink } from '../sink.js';
 
 export interface StoreSinkOptions {
@@ -48,6 +49,9 @@ export class StoreSink implements FlowSink {
   /** Flows committed. */
   written = 0;
   private pending: Flow[] = [];
+  /** The HttpFlowRecord of each pending flow emitted through `emitHttp` (else undefined). */
+  private pendingRecs: (HttpFlowRecord | undefined)[] = [];
+  private recCount = 0;
   private inflight = 0;
   private readonly batchSize: number;
   private readonly maxPending: number;
@@ -66,11 +70,22 @@ export class StoreSink implements FlowSink {
   }
 
   emit(flow: Flow): void {
+    this.add(flow, undefined);
+  }
+
+  /** Fast path: the record goes to the writer thread instead of the flow's JSON (see flush). */
+  emitHttp(flow: Flow, rec: HttpFlowRecord): void {
+    this.add(flow, rec);
+  }
+
+  private add(flow: Flow, rec: HttpFlowRecord | undefined): void {
     if (this.pending.length + this.inflight >= this.maxPending) {
       this.lost++;
       return;
     }
     this.pending.push(flow);
+    this.pendingRecs.push(rec);
+    if (rec !== undefined) this.recCount++;
     if (this.pending.length >= this.batchSize && this.immediate === null && this.worker) {
       this.immediate = setImmediate(() => {
         this.immediate = null;
@@ -109,27 +124,64 @@ export class StoreSink implements FlowSink {
     await this.prune();
   }
 
-  private call(msg: Record<string, unknown>): Promise<{ n: number; failed: boolean }> {
+  /** Posts `msg` to the writer; when it cannot be cloned, posts `fallback()` instead. */
+  private call(msg: Record<string, unknown>, fallback?: () => Record<string, unknown>): Promise<{ n: number; failed: boolean }> {
     const worker = this.worker;
     if (!worker) return Promise.resolve({ n: 0, failed: true });
     const id = this.nextId++;
     return new Promise((resolve) => {
       this.waiting.set(id, resolve);
       worker.ref();
-      worker.postMessage({ ...msg, id });
+      try {
+        worker.postMessage({ ...msg, id });
+      } catch (err) {
+        try {
+          if (!fallback) throw err;
+          worker.postMessage({ ...fallback(), id });
+        } catch (err2) {
+          this.waiting.delete(id);
+          if (this.waiting.size === 0) worker.unref();
+          this.log.error({ err: err2 }, 'flow store batch could not be handed to the writer; dropped');
+          resolve({ n: 0, failed: true });
+        }
+      }
     });
+  }
+
+  /**
+   * The write message for a batch: one JSON string of all flows, or, when some flows came with
+   * an HttpFlowRecord, `items` (the record, or the flow's JSON) and `nodes` (each flow's
+   * node_name): the writer rebuilds those flows with `buildHttpFlow`, so the event loop neither
+   * serializes them nor copies their shared parts more than once per batch (structured clone
+   * keeps shared references).
+   */
+  private writeMessage(batch: Flow[], recs: (HttpFlowRecord | undefined)[], withRecs: boolean): Record<string, unknown> {
+    if (!withRecs) return { kind: 'write', json: JSON.stringify(batch) };
+    const items: (HttpFlowRecord | string)[] = new Array(batch.length);
+    const nodes: string[] = new Array(batch.length);
+    for (let i = 0; i < batch.length; i++) {
+      const r = recs[i];
+      items[i] = r === undefined ? JSON.stringify(batch[i]) : r;
+      nodes[i] = batch[i]!.node_name;
+    }
+    return { kind: 'write', items, nodes };
   }
 
   /** Hands everything pending to the writer; resolves when it is committed. */
   async flush(): Promise<void> {
     const calls: Promise<void>[] = [];
     while (this.pending.length > 0 && this.worker) {
-      const batch = this.pending.length <= this.batchSize ? this.pending : this.pending.slice(0, this.batchSize);
-      this.pending = batch === this.pending ? [] : this.pending.slice(this.batchSize);
+      const whole = this.pending.length <= this.batchSize;
+      const batch = whole ? this.pending : this.pending.slice(0, this.batchSize);
+      const recs = whole ? this.pendingRecs : this.pendingRecs.slice(0, this.batchSize);
+      this.pending = whole ? [] : this.pending.slice(this.batchSize);
+      this.pendingRecs = whole ? [] : this.pendingRecs.slice(this.batchSize);
+      const withRecs = this.recCount > 0;
+      if (whole) this.recCount = 0;
       this.inflight += batch.length;
-      // One JSON string per batch: cheaper to hand over than a structured clone of every flow.
+      // Generic flows: one JSON string per batch, cheaper to hand over than a structured clone.
       calls.push(
-        this.call({ kind: 'write', json: JSON.stringify(batch) }).then((r) => {
+        this.call(this.writeMessage(batch, recs, withRecs), () => this.writeMessage(batch, [], false)).then((r) => {
           this.inflight -= batch.length;
           if (r.failed) this.lost += batch.length;
           else this.written += r.n;

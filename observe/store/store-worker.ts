@@ -1,15 +1,18 @@
 /**
  * Worker-thread entry of the store writer: owns the write connection to the SQLite flow store so
  * row building, inserts and pruning never run on the agent's event loop.
- * Messages in:  { kind: 'write', id, json (a JSON array of flows) } | { kind: 'prune', id, cutoffUs } | { kind: 'close', id }
+ * Messages in:  { kind: 'write', id, json (a JSON array of flows) | items + nodes (see StoreSink.writeMessage) } | { kind: 'prune', id, cutoffUs } | { kind: 'close', id }
  * Messages out: { kind: 'done', id, n } | { kind: 'failed', id, message, n }
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Flow } from '../flow.js';
+import { buildHttpFlow, type HttpFlowRecord } from '../http-flow.js';
 import { FlowStore } from './flow-store.js';
 import { toRow, type FlowRow } from './row.js';
 
-type Msg = { kind: 'write'; id: number; json: string } | { kind: 'prune'; id: number; cutoffUs: number } | { kind: 'close'; id: number };
+type Msg =
+  | { kind: 'write'; id: number; json: string }
+  | { kind: 'write'; id: number; items: (HttpFlowRecord | string)[]; nodes: string[] } | { kind: 'prune'; id: number; cutoffUs: number } | { kind: 'close'; id: number };
 
 const port = parentPort!;
 let store: FlowStore | null = null;
@@ -25,9 +28,21 @@ port.on('message', (m: Msg) => {
   try {
     if (m.kind === 'write') {
       const rows: FlowRow[] = [];
-      for (const f of JSON.parse(m.json) as Flow[]) {
+      const add = (f: Flow): void => {
         const r = toRow(f);
         if (r) rows.push(r);
+      };
+      if ('json' in m) for (const f of JSON.parse(m.json) as Flow[]) add(f);
+      else {
+        for (let i = 0; i < m.items.length; i++) {
+          const it = m.items[i]!;
+          if (typeof it === 'string') add(JSON.parse(it) as Flow);
+          else {
+            const f = buildHttpFlow(it);
+            f.node_name = m.nodes[i]!;
+            add(f);
+          }
+        }
       }
       store.insert(rows);
       port.postMessage({ kind: 'done', id: m.id, n: rows.length });

@@ -18,7 +18,7 @@ import type { FlowSink } from '../../observe/index.js';
 import type { ConnectionPolicy, HttpRequestFacts, PolicyEngine, Verdict } from '../../policy/api.js';
 import { TendrilError } from '../../core/index.js';
 import { sendProxyResponse, writeRawResponse } from '../deny.js';
-import { connContext, malformedFlow, requestFlow, responseFlow, type DescribeEndpoint, type FlowConnContext, type FlowRequest } from '../flows.js';
+import { connContext, emitHttpFlow, malformedRecord, requestRecord, responseRecord, type DescribeEndpoint, type FlowConnContext, type FlowRequest } from '../flows.js';
 import type { ProxyOptions } from '../options.js';
 import type { RedirectSource, RedirectTarget } from '../redirect-source.js';
 import type { UpstreamPools } from '../upstream.js';
@@ -98,7 +98,7 @@ export class HttpListener {
       this.stats.malformed++;
       const st = this.states.get(req.socket);
       if (st && !(st instanceof Promise) && this.deps.flows.enabled !== false) {
-        this.deps.flows.emit(malformedFlow(st.flowCtx, rawFlowRequest(req), 417, 'unsupported_expectation'));
+        emitHttpFlow(this.deps.flows, malformedRecord(st.flowCtx, rawFlowRequest(req), 417, 'unsupported_expectation'));
       }
       res.shouldKeepAlive = false;
       res.writeHead(417, ['content-length', '0', 'connection', 'close']).end();
@@ -220,19 +220,19 @@ export class HttpListener {
     if (!v.ok) {
       this.stats.malformed++;
       st.failed = true;
-      if (emit) flows.emit(malformedFlow(st.flowCtx, rawFlowRequest(req), v.status, v.reason));
+      if (emit) emitHttpFlow(flows, malformedRecord(st.flowCtx, rawFlowRequest(req), v.status, v.reason));
       if (this.log.isLevelEnabled('debug')) this.log.debug({ reason: v.reason, status: v.status }, 'request rejected by hardened parser');
       sendProxyResponse(res, v.status, true);
       return;
     }
     const fr: FlowRequest | null = emit ? flowRequest(v, req) : null;
     const verdict = this.judge(st, v.facts);
-    if (fr) flows.emit(requestFlow(st.flowCtx, fr, verdict));
+    if (fr) emitHttpFlow(flows, requestRecord(st.flowCtx, fr, verdict));
     if (!verdict.allowed) {
       this.stats.denied++;
       const bodyDone = req.complete || (!expectContinue && !v.chunked && (v.contentLength ?? 0) <= DRAIN_LIMIT_BYTES);
       sendProxyResponse(res, 403, !bodyDone);
-      if (fr) flows.emit(responseFlow(st.flowCtx, fr, 403, Number(process.hrtime.bigint() - startNs), { verdict: 'DROPPED', reason: verdict.reason }));
+      if (fr) emitHttpFlow(flows, responseRecord(st.flowCtx, fr, 403, Number(process.hrtime.bigint() - startNs), { verdict: 'DROPPED', reason: verdict.reason }));
       return;
     }
     if (expectContinue) res.writeContinue();
@@ -244,18 +244,18 @@ export class HttpListener {
     const handle = forwardRequest(st.pool, req, res, v, startNs, (o) => {
       if (o.kind === 'response') {
         this.stats.forwarded++;
-        if (fr) flows.emit(responseFlow(st.flowCtx, fr, o.status, o.latencyNs, { verdict: 'FORWARDED' }));
+        if (fr) emitHttpFlow(flows, responseRecord(st.flowCtx, fr, o.status, o.latencyNs, { verdict: 'FORWARDED' }));
         return;
       }
       if (o.kind === 'aborted') {
-        if (fr) flows.emit(responseFlow(st.flowCtx, fr, 0, o.latencyNs, { verdict: 'ERROR', reason: 'client_aborted' }));
+        if (fr) emitHttpFlow(flows, responseRecord(st.flowCtx, fr, 0, o.latencyNs, { verdict: 'ERROR', reason: 'client_aborted' }));
         return;
       }
       if (o.failure.status < 500) this.stats.malformed++; // the client's own body was malformed
       else this.stats.upstreamErrors++;
       if (!o.answered) sendProxyResponse(res, o.failure.status, !req.complete);
       if (this.log.isLevelEnabled('debug')) this.log.debug({ reason: o.failure.reason, status: o.failure.status }, 'upstream failure');
-      if (fr) flows.emit(responseFlow(st.flowCtx, fr, o.answered ? res.statusCode : o.failure.status, o.latencyNs, { verdict: 'ERROR', reason: o.failure.reason }));
+      if (fr) emitHttpFlow(flows, responseRecord(st.flowCtx, fr, o.answered ? res.statusCode : o.failure.status, o.latencyNs, { verdict: 'ERROR', reason: o.failure.reason }));
     });
     // A body-less request (no Content-Length / 0, not chunked) has nothing left to receive; llhttp
     // completes it in the same parse step, so a later parse error belongs to the next request.
@@ -289,25 +289,25 @@ export class HttpListener {
       const status = v.ok ? 400 : v.status;
       const reason = v.ok ? 'upgrade_with_body' : v.reason;
       this.stats.malformed++;
-      if (emit) flows.emit(malformedFlow(st.flowCtx, rawFlowRequest(req), status, reason));
+      if (emit) emitHttpFlow(flows, malformedRecord(st.flowCtx, rawFlowRequest(req), status, reason));
       writeRawResponse(socket, status);
       return;
     }
     const fr: FlowRequest | null = emit ? flowRequest(v, req) : null;
     const verdict = this.judge(st, v.facts);
-    if (fr) flows.emit(requestFlow(st.flowCtx, fr, verdict));
+    if (fr) emitHttpFlow(flows, requestRecord(st.flowCtx, fr, verdict));
     if (!verdict.allowed) {
       this.stats.denied++;
       writeRawResponse(socket, 403);
-      if (fr) flows.emit(responseFlow(st.flowCtx, fr, 403, Number(process.hrtime.bigint() - startNs), { verdict: 'DROPPED', reason: verdict.reason }));
+      if (fr) emitHttpFlow(flows, responseRecord(st.flowCtx, fr, 403, Number(process.hrtime.bigint() - startNs), { verdict: 'DROPPED', reason: verdict.reason }));
       return;
     }
     const done = (o: UpgradeOutcome): void => {
       if (o.kind === 'response') this.stats.forwarded++;
       else this.stats.upstreamErrors++;
       if (!fr) return;
-      if (o.kind === 'response') flows.emit(responseFlow(st.flowCtx, fr, o.status, o.latencyNs, { verdict: 'FORWARDED' }));
-      else flows.emit(responseFlow(st.flowCtx, fr, o.failure.status, o.latencyNs, { verdict: 'ERROR', reason: o.failure.reason }));
+      if (o.kind === 'response') emitHttpFlow(flows, responseRecord(st.flowCtx, fr, o.status, o.latencyNs, { verdict: 'FORWARDED' }));
+      else emitHttpFlow(flows, responseRecord(st.flowCtx, fr, o.failure.status, o.latencyNs, { verdict: 'ERROR', reason: o.failure.reason }));
     };
     const o = this.deps.options;
     if (isWebSocketUpgrade(v.method, req.headers.upgrade, v)) {
@@ -332,7 +332,7 @@ export class HttpListener {
     const facts = { method: 'CONNECT', path: authority, host, headers: { host } };
     const verdict = this.judge(st, facts);
     const emit = this.deps.flows.enabled !== false;
-    if (emit) this.deps.flows.emit(requestFlow(st.flowCtx, fr, verdict));
+    if (emit) emitHttpFlow(this.deps.flows, requestRecord(st.flowCtx, fr, verdict));
     if (!verdict.allowed) {
       this.stats.denied++;
       writeRawResponse(socket, 403);
@@ -386,7 +386,7 @@ export class HttpListener {
       return;
     }
     if (state && this.deps.flows.enabled !== false) {
-      this.deps.flows.emit(malformedFlow(state.flowCtx, { method: '', url: '', protocol: 'HTTP/1.1' }, status, err.code ?? 'parse_error'));
+      emitHttpFlow(this.deps.flows, malformedRecord(state.flowCtx, { method: '', url: '', protocol: 'HTTP/1.1' }, status, err.code ?? 'parse_error'));
     }
     if (this.log.isLevelEnabled('debug')) this.log.debug({ code: err.code, status }, 'client request rejected by llhttp');
     const pending = (socket as net.Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
