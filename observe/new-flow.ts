@@ -169,13 +169,34 @@ const outcomes = new WeakMap<PolicyVerdict, { plain?: Outcome; authFailed?: Outc
  * Results are cached per Verdict object and frozen: do not mutate them.
  */
 export function outcomeFromVerdict(v: PolicyVerdict, opts: { authFailed?: boolean } = {}): Outcome {
-  let cached = outcomes.get(v);
-  if (!cached) {
-    cached = {};
-    outcomes.set(v, cached);
-  }
   const slot = opts.authFailed ? 'authFailed' : 'plain';
-  return (cached[slot] ??= deepFreeze(computeOutcome(v, opts)));
+  const cached = outcomes.get(v);
+  const hit = cached?.[slot];
+  if (hit !== undefined) return hit;
+  // An engine that builds a new Verdict per request: reuse the outcome of an equal one.
+  const key = contentKey(v, slot);
+  let out = outcomesByContent.get(key);
+  if (out === undefined) {
+    out = deepFreeze(computeOutcome(v, opts));
+    if (outcomesByContent.size >= MAX_CONTENT_OUTCOMES) outcomesByContent.clear();
+    outcomesByContent.set(key, out);
+    if (cached) cached[slot] = out;
+    else outcomes.set(v, { [slot]: out });
+  }
+  return out;
+}
+
+/** Outcomes by the Verdict fields computeOutcome reads (bounded: cleared when full). */
+const outcomesByContent = new Map<string, Outcome>();
+const MAX_CONTENT_OUTCOMES = 4096;
+const NONE = '\u0002';
+
+function sideKey(s: SideVerdict | undefined): string {
+  return s === undefined ? NONE : `${s.verdict}\u0003${s.policy ?? NONE}\u0003${s.rule ?? NONE}`;
+}
+
+function contentKey(v: PolicyVerdict, slot: string): string {
+  return `${slot}\u0001${v.allowed}\u0001${v.authRequired}\u0001${v.policy ?? NONE}\u0001${v.rule ?? NONE}\u0001${sideKey(v.egress)}\u0001${sideKey(v.ingress)}\u0001${v.reason}`;
 }
 
 function deepFreeze<T>(o: T): T {
