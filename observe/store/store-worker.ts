@@ -7,6 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Flow } from '../flow.js';
 import { buildHttpFlow, type HttpFlowRecord } from '../http-flow.js';
+import { HttpFlowJson } from './http-json.js';
 import { FlowStore } from './flow-store.js';
 import { toRow, type FlowRow } from './row.js';
 
@@ -28,20 +29,30 @@ port.on('message', (m: Msg) => {
   try {
     if (m.kind === 'write') {
       const rows: FlowRow[] = [];
-      const add = (f: Flow): void => {
-        const r = toRow(f);
+      const add = (f: Flow, json?: string): void => {
+        const r = toRow(f, json);
         if (r) rows.push(r);
       };
       if ('json' in m) for (const f of JSON.parse(m.json) as Flow[]) add(f);
       else {
+        // Records: rebuilt flows, serialized with the JSON of shared parts cached per batch. The
+        // first one is checked against JSON.stringify; on a difference the batch uses the latter.
+        const json = new HttpFlowJson();
+        let checked = false;
+        let fast = true;
         for (let i = 0; i < m.items.length; i++) {
           const it = m.items[i]!;
-          if (typeof it === 'string') add(JSON.parse(it) as Flow);
-          else {
-            const f = buildHttpFlow(it);
-            f.node_name = m.nodes[i]!;
-            add(f);
+          if (typeof it === 'string') {
+            add(JSON.parse(it) as Flow);
+            continue;
           }
+          const f = buildHttpFlow(it);
+          f.node_name = m.nodes[i]!;
+          if (!checked) {
+            checked = true;
+            fast = json.stringify(f, it) === JSON.stringify(f);
+          }
+          add(f, fast ? json.stringify(f, it) : undefined);
         }
       }
       store.insert(rows);
