@@ -10,6 +10,13 @@ function labelObject(names: readonly string[], values: readonly string[]): Recor
   return Object.fromEntries(order);
 }
 
+/** True when both label value lists are equal. */
+function sameValues(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** A counter keyed by its label values (in `labelNames` order). */
 export class FastCounter {
   private readonly counts = new Map<string, { values: string[]; n: number }>();
@@ -28,11 +35,20 @@ export class FastCounter {
     });
   }
 
+  /** The series touched last: consecutive flows mostly touch the same one (no join, no lookup). */
+  private last: { values: string[]; n: number } | undefined;
+
   inc(values: string[], n = 1): void {
+    const last = this.last;
+    if (last !== undefined && sameValues(last.values, values)) {
+      last.n += n;
+      return;
+    }
     const key = values.join('\u0001');
-    const e = this.counts.get(key);
+    let e = this.counts.get(key);
     if (e) e.n += n;
-    else this.counts.set(key, { values, n });
+    else this.counts.set(key, (e = { values, n }));
+    this.last = e;
   }
 }
 
@@ -53,12 +69,18 @@ export class FastHistogram {
     reg.registerMetric(this as unknown as Parameters<Registry['registerMetric']>[0]);
   }
 
+  private last: { values: string[]; counts: number[]; sum: number; count: number } | undefined;
+
   observe(values: string[], v: number): void {
-    const key = values.join('\u0001');
-    let s = this.series.get(key);
-    if (!s) {
-      s = { values, counts: new Array(this.buckets.length).fill(0), sum: 0, count: 0 };
-      this.series.set(key, s);
+    let s = this.last;
+    if (s === undefined || !sameValues(s.values, values)) {
+      const key = values.join('\u0001');
+      s = this.series.get(key);
+      if (!s) {
+        s = { values, counts: new Array(this.buckets.length).fill(0), sum: 0, count: 0 };
+        this.series.set(key, s);
+      }
+      this.last = s;
     }
     for (let i = 0; i < this.buckets.length; i++) {
       if (v <= this.buckets[i]!) {
@@ -72,6 +94,7 @@ export class FastHistogram {
 
   reset(): void {
     this.series.clear();
+    this.last = undefined;
   }
 
   get(): { name: string; help: string; type: string; aggregator: string; values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }> } {
