@@ -3,10 +3,11 @@
  * request/response flow by an `HttpFlowRecord` (per-connection constants shared by reference,
  * plus the few per-request values) and `buildHttpFlow` turns it into the Flow. The same function
  * runs in the store's writer thread, so a record handed over there (instead of the flow's JSON)
- * becomes a flow with the same fields in the same key order, i.e. the same stored JSON.
+ * becomes a flow with the same fields in the same key order, i.e. the same stored JSON. The IP,
+ * l4 and event_type records are shared (frozen) between the flows of a connection.
  */
 import { EVENT_TYPES, type TrafficDirection, type Verdict } from './enums.js';
-import type { Endpoint, Flow } from './flow.js';
+import type { Endpoint, Flow, IP, Layer4 } from './flow.js';
 import { l7Summary } from './summary.js';
 
 /** Per-connection constants of every flow of one proxied connection (plain data: cloneable). */
@@ -21,6 +22,27 @@ export interface HttpFlowConn {
   nodeName: string;
   proxyPort: number;
   direction: TrafficDirection;
+  /** Filled by buildHttpFlow on first use: the IP and l4 records of both directions (shared, frozen). */
+  parts?: ConnParts;
+}
+
+interface ConnParts {
+  ipOut: IP;
+  ipBack: IP;
+  l4Out: Layer4;
+  l4Back: Layer4;
+}
+
+const L7_EVENT = Object.freeze({ type: EVENT_TYPES.l7 });
+
+function connParts(c: HttpFlowConn): ConnParts {
+  const v = (ip: string): IP['ipVersion'] => (ip.includes(':') ? 'IPv6' : 'IPv4');
+  return Object.freeze({
+    ipOut: Object.freeze({ source: c.srcIp, destination: c.dstIp, ipVersion: v(c.srcIp) }),
+    ipBack: Object.freeze({ source: c.dstIp, destination: c.srcIp, ipVersion: v(c.dstIp) }),
+    l4Out: Object.freeze({ TCP: Object.freeze({ source_port: c.srcPort, destination_port: c.dstPort }) }),
+    l4Back: Object.freeze({ TCP: Object.freeze({ source_port: c.dstPort, destination_port: c.srcPort }) }),
+  });
 }
 
 /** The outcome fields a policy verdict adds to a REQUEST flow (see `outcomeFromVerdict`). */
@@ -54,20 +76,20 @@ export function buildHttpFlow(r: HttpFlowRecord): Flow {
   const http = { code: reply ? r.code : 0, method: r.method, url: r.url, protocol: r.protocol };
   const l7: Flow['l7'] = reply ? { type: 'RESPONSE', latency_ns: r.latencyNs, http } : { type: 'REQUEST', http };
   const verdict: Verdict = r.kind === 0 ? r.outcome!.verdict : r.kind === 1 ? 'DROPPED' : r.verdict;
-  const aIp = reply ? c.dstIp : c.srcIp;
+  const p = (c.parts ??= connParts(c));
   const flow: Flow = {
     time: r.time,
     uuid: r.uuid,
     verdict,
-    IP: { source: aIp, destination: reply ? c.srcIp : c.dstIp, ipVersion: aIp.includes(':') ? 'IPv6' : 'IPv4' },
-    l4: { TCP: reply ? { source_port: c.dstPort, destination_port: c.srcPort } : { source_port: c.srcPort, destination_port: c.dstPort } },
+    IP: reply ? p.ipBack : p.ipOut,
+    l4: reply ? p.l4Back : p.l4Out,
     source: reply ? c.destination : c.source,
     destination: reply ? c.source : c.destination,
     Type: 'L7',
     node_name: c.nodeName,
     l7,
     is_reply: reply,
-    event_type: { type: EVENT_TYPES.l7 },
+    event_type: L7_EVENT,
     traffic_direction: c.direction,
     proxy_port: c.proxyPort,
     Summary: l7Summary(l7!),
