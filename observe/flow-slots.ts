@@ -54,13 +54,55 @@ function isCompactable(f: Flow): boolean {
   return true;
 }
 
+/** Hex digit value of a lowercase hex char code, or -1. */
+function hex(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  return -1;
+}
+
+/**
+ * Stores a canonical lowercase UUID (`8-4-4-4-12` hex digits, what randomUUID returns) as four
+ * 32-bit words at `bits[at..at+3]`; returns false (nothing stored) for any other string. Keeping
+ * numbers instead of the string means the ring retains no per-flow uuid object.
+ */
+function packUuid(u: string, bits: Uint32Array, at: number): boolean {
+  if (u.length !== 36 || u.charCodeAt(8) !== 45 || u.charCodeAt(13) !== 45 || u.charCodeAt(18) !== 45 || u.charCodeAt(23) !== 45) return false;
+  let word = 0;
+  let n = 0;
+  let w = 0;
+  for (let i = 0; i < 36; i++) {
+    if (i === 8 || i === 13 || i === 18 || i === 23) continue;
+    const d = hex(u.charCodeAt(i));
+    if (d < 0) return false;
+    word = word * 16 + d;
+    if (++n === 8) {
+      bits[at + w++] = word;
+      word = 0;
+      n = 0;
+    }
+  }
+  return true;
+}
+
+function unpackUuid(bits: Uint32Array, at: number): string {
+  const h = (i: number): string => bits[at + i]!.toString(16).padStart(8, '0');
+  const a = h(0);
+  const b = h(1);
+  const c = h(2);
+  const d = h(3);
+  return `${a}-${b.slice(0, 4)}-${b.slice(4)}-${c.slice(0, 4)}-${c.slice(4)}${d}`;
+}
+
 export class FlowSlots {
   private readonly objects: (Flow | undefined)[];
   /** REF_KEYS values of slot k at [k * REF_COUNT, (k + 1) * REF_COUNT). */
   private readonly refs: unknown[];
   private readonly sec: Float64Array;
   private readonly nanos: Uint32Array;
+  /** The uuid when it is not a canonical lowercase UUID (else its 128 bits are in `uuidBits`). */
   private readonly uuids: (string | undefined)[];
+  private readonly uuidBits: Uint32Array;
   private readonly nums: Float64Array;
   private readonly small: Uint16Array;
   private readonly ipSrc: (string | undefined)[];
@@ -76,6 +118,7 @@ export class FlowSlots {
     this.sec = new Float64Array(capacity);
     this.nanos = new Uint32Array(capacity);
     this.uuids = new Array(capacity);
+    this.uuidBits = new Uint32Array(capacity * 4);
     this.nums = new Float64Array(capacity); // latency_ns (NaN = absent)
     this.small = new Uint16Array(capacity * 5); // sport, dport, code, l7 type, ip version
     this.ipSrc = new Array(capacity);
@@ -122,7 +165,7 @@ export class FlowSlots {
     r[b + 24] = f.policy_log;
     this.sec[k] = seconds(f.time.slice(0, 19));
     this.nanos[k] = Number(f.time.slice(20, 29));
-    this.uuids[k] = f.uuid;
+    this.uuids[k] = packUuid(f.uuid, this.uuidBits, k * 4) ? undefined : f.uuid;
     const tcp = f.l4!.TCP!;
     const l7 = f.l7!;
     const http = l7.http!;
@@ -151,7 +194,7 @@ export class FlowSlots {
     const ip: IP = { source: this.ipSrc[k]!, destination: this.ipDst[k]!, ipVersion: IP_VERSIONS[this.small[k * 5 + 4]!]! };
     const flow: Flow = {
       time: formatFlowTimeParts(this.sec[k]!, this.nanos[k]!),
-      uuid: this.uuids[k]!,
+      uuid: this.uuids[k] ?? unpackUuid(this.uuidBits, k * 4),
       verdict: r(0),
       drop_reason_desc: r(1),
       IP: ip,
