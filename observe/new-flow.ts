@@ -173,7 +173,9 @@ export function outcomeFromVerdict(v: PolicyVerdict, opts: { authFailed?: boolea
   const cached = outcomes.get(v);
   const hit = cached?.[slot];
   if (hit !== undefined) return hit;
-  // An engine that builds a new Verdict per request: reuse the outcome of an equal one.
+  // An engine that builds a new Verdict per request: reuse the outcome of an equal one (the last
+  // one first: no key to build and hash).
+  if (last !== undefined && last.slot === slot && sameVerdict(last.v, v)) return last.out;
   const key = contentKey(v, slot);
   let out = outcomesByContent.get(key);
   if (out === undefined) {
@@ -183,7 +185,28 @@ export function outcomeFromVerdict(v: PolicyVerdict, opts: { authFailed?: boolea
     if (cached) cached[slot] = out;
     else outcomes.set(v, { [slot]: out });
   }
+  last = { v, slot, out };
   return out;
+}
+
+let last: { v: PolicyVerdict; slot: string; out: Outcome } | undefined;
+
+function sameSide(a: SideVerdict | undefined, b: SideVerdict | undefined): boolean {
+  if (a === b) return true;
+  return a !== undefined && b !== undefined && a.verdict === b.verdict && a.policy === b.policy && a.rule === b.rule;
+}
+
+/** Equal in every field computeOutcome reads. */
+function sameVerdict(a: PolicyVerdict, b: PolicyVerdict): boolean {
+  return (
+    a.allowed === b.allowed &&
+    a.authRequired === b.authRequired &&
+    a.policy === b.policy &&
+    a.rule === b.rule &&
+    a.reason === b.reason &&
+    sameSide(a.egress, b.egress) &&
+    sameSide(a.ingress, b.ingress)
+  );
 }
 
 /** Outcomes by the Verdict fields computeOutcome reads (bounded: cleared when full). */
