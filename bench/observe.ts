@@ -255,8 +255,11 @@ async function benchAudit(log: (l: string) => void, dir: string): Promise<void> 
 
 const run$ = promisify(execFile);
 
-/** req/s of one wrk run through a fresh proxy whose flows go to `sink`. */
-async function proxyRun(sink: FlowSink, files: { policies: string; world: string }, seconds: number): Promise<number> {
+/**
+ * req/s of one wrk run through a fresh proxy whose flows go to `sink`, and the CPU time (all
+ * threads of this process: event loop, GC helpers, the store writer) per request.
+ */
+async function proxyRun(sink: FlowSink, files: { policies: string; world: string }, seconds: number): Promise<{ rps: number; cpuUs: number }> {
   const { createEngine, loadPolicies, loadWorld } = await import('../policy/index.js');
   const { describeFromWorld, ExplicitRedirectSource, startProxy } = await import('../proxy/index.js');
   const { startRecordingUpstream } = await import('../test/proxy/helpers/harness.js');
@@ -272,10 +275,13 @@ async function proxyRun(sink: FlowSink, files: { policies: string; world: string
   });
   try {
     const a = proxy.listeners[0]!.address;
+    const c0 = process.cpuUsage();
     const { stdout } = await run$('wrk', ['-t1', '-c16', `-d${seconds}s`, `http://${a.host}:${a.port}/api/v1/payments/P1`], { timeout: (seconds + 20) * 1000 });
     const m = /Requests\/sec:\s+([\d.]+)/.exec(stdout);
     if (!m || /Non-2xx/.test(stdout)) throw new Error(`wrk output unexpected: ${stdout}`);
-    return Number(m[1]);
+    const c = process.cpuUsage(c0);
+    const rps = Number(m[1]);
+    return { rps, cpuUs: (c.user + c.system) / (rps * seconds) };
   } finally {
     await proxy.close();
     await upstream.close();
@@ -306,15 +312,22 @@ async function benchProxy(log: (l: string) => void, dir: string): Promise<void> 
       ['full: ring + metrics + store', obs.sink],
     ];
     const results = configs.map(() => [] as number[]);
+    const cpu = configs.map(() => [] as number[]);
     for (let round = 0; round < ROUNDS; round++) {
-      for (let i = 0; i < configs.length; i++) results[i]!.push(await proxyRun(configs[i]![1], files, 3));
+      for (let i = 0; i < configs.length; i++) {
+        const r = await proxyRun(configs[i]![1], files, 3);
+        results[i]!.push(r.rps);
+        cpu[i]!.push(r.cpuUs);
+      }
     }
     const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
     const base = mean(results[0]!);
-    log(`proxy throughput (wrk -t1 -c16 through the L7 proxy, seed policy; ${ROUNDS} interleaved 3 s runs per config):`);
+    const cpuBase = mean(cpu[0]!);
+    log(`proxy throughput (wrk -t1 -c16 through the L7 proxy, seed policy; ${ROUNDS} interleaved 3 s runs per config; CPU = this process, all threads):`);
     configs.forEach(([name], i) => {
       const m = mean(results[i]!);
-      log(`  ${name.padEnd(40)} ${fmt(m).padStart(7)} req/s = ${fmt(m / base, 3)}x off  (cost ${fmt((1 - m / base) * 100, 1)}%; target < 5%)`);
+      const c = mean(cpu[i]!);
+      log(`  ${name.padEnd(40)} ${fmt(m).padStart(7)} req/s = ${fmt(m / base, 3)}x off  (cost ${fmt((1 - m / base) * 100, 1)}%; target < 5%); CPU ${fmt(c, 1)} us/request = +${fmt(c - cpuBase, 1)} us`);
     });
   } finally {
     await obs.stop();
