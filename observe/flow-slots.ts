@@ -54,11 +54,23 @@ function isCompactable(f: Flow): boolean {
   return true;
 }
 
-/** Hex digit value of a lowercase hex char code, or -1. */
-function hex(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 97 && c <= 102) return c - 87;
-  return -1;
+/** Lowercase hex digit values by char code (-1: not one). */
+const HEX = new Int8Array(128).fill(-1);
+for (let i = 0; i < 10; i++) HEX[48 + i] = i;
+for (let i = 0; i < 6; i++) HEX[97 + i] = 10 + i;
+
+/** The 32-bit value of the 8 lowercase hex digits of `u` at `from` (skipping a dash at `dash`), or -1. */
+function word(u: string, from: number, dash: number): number {
+  let w = 0;
+  for (let i = from, n = 0; n < 8; i++) {
+    if (i === dash) continue;
+    const c = u.charCodeAt(i);
+    const d = c < 128 ? HEX[c]! : -1;
+    if (d < 0) return -1;
+    w = w * 16 + d;
+    n++;
+  }
+  return w;
 }
 
 /**
@@ -68,20 +80,16 @@ function hex(c: number): number {
  */
 function packUuid(u: string, bits: Uint32Array, at: number): boolean {
   if (u.length !== 36 || u.charCodeAt(8) !== 45 || u.charCodeAt(13) !== 45 || u.charCodeAt(18) !== 45 || u.charCodeAt(23) !== 45) return false;
-  let word = 0;
-  let n = 0;
-  let w = 0;
-  for (let i = 0; i < 36; i++) {
-    if (i === 8 || i === 13 || i === 18 || i === 23) continue;
-    const d = hex(u.charCodeAt(i));
-    if (d < 0) return false;
-    word = word * 16 + d;
-    if (++n === 8) {
-      bits[at + w++] = word;
-      word = 0;
-      n = 0;
-    }
-  }
+  // 8-4-4-4-12: words are digits 0-7, 9-12 + 14-17, 19-22 + 24-27, 28-35.
+  const a = word(u, 0, -1);
+  const b = word(u, 9, 13);
+  const c = word(u, 19, 23);
+  const d = word(u, 28, -1);
+  if (a < 0 || b < 0 || c < 0 || d < 0) return false;
+  bits[at] = a;
+  bits[at + 1] = b;
+  bits[at + 2] = c;
+  bits[at + 3] = d;
   return true;
 }
 
