@@ -4,7 +4,7 @@
  * retention"), so a flow of the common proxy shape (TCP ports without flags, an HTTP record
  * without headers, a `newFlow` time) is taken apart into typed arrays and references to the
  * values it already shares with other flows (endpoints, policy outcomes, interned strings), and
- * rebuilt on read. Only its uuid and URL strings (and a non-default Summary) stay alive per flow. Any
+ * rebuilt on read. Only its URL string (and a non-default Summary or uuid) stays alive per flow. Any
  * other flow is kept as the object itself. `get(put(flow))` is JSON-equal to `flow`.
  */
 import type { Flow, HTTP, IP, Layer7 } from './flow.js';
