@@ -8,6 +8,8 @@ import type { DescribeEndpoint } from './flows.js';
 
 /** The part of policy's `World` this needs (structural, so policy/ may grow freely). */
 export interface WorldEndpointsView {
+  /** Addresses of the special entities (world.yaml `entities`). */
+  entities?: Partial<Record<'host' | 'remote-node' | 'kube-apiserver', readonly string[]>>;
   byId: Map<string, { namespace: string; name: string; identity: { labels: readonly { source: string; key: string; value: string }[] } }>;
 }
 
@@ -26,8 +28,14 @@ export function describeFromWorld(world: WorldEndpointsView, identities?: Identi
       labels: ep.identity.labels.map((l) => `${l.source}:${l.key}${l.value === '' ? '' : `=${l.value}`}`),
     });
   }
-  return (endpoint) => {
-    if (endpoint === null) return WORLD;
+  // Non-endpoint peers that are entities get their reserved identity (Cilium's numbers).
+  const entityByIp = new Map<string, Endpoint>();
+  const reserved = { host: 1, 'remote-node': 6, 'kube-apiserver': 7 } as const;
+  for (const [name, ips] of Object.entries(world.entities ?? {}) as Array<[keyof typeof reserved, readonly string[]]>) {
+    for (const ip of ips) entityByIp.set(ip, Object.freeze({ identity: reserved[name], labels: [`reserved:${name}`] }) as Endpoint);
+  }
+  return (endpoint, ip) => {
+    if (endpoint === null) return (ip !== undefined && entityByIp.get(ip)) || WORLD;
     const known = cache.get(endpoint);
     if (known) return known;
     const slash = endpoint.indexOf('/');

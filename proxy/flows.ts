@@ -15,7 +15,8 @@ import type { Verdict as PolicyVerdict } from '../policy/api.js';
 import type { RedirectTarget } from './redirect-source.js';
 
 /** Turns `<namespace>/<pod>` (or null = world) into a flow Endpoint (labels, identity). */
-export type DescribeEndpoint = (endpoint: string | null) => Endpoint;
+/** `ip` lets a describer name non-endpoint peers (host, remote-node, kube-apiserver) instead of world. */
+export type DescribeEndpoint = (endpoint: string | null, ip?: string) => Endpoint;
 
 /** Default description: namespace and pod from the name, `reserved:world` for non-endpoints. */
 export const describeByName: DescribeEndpoint = (endpoint) => {
@@ -47,8 +48,8 @@ export interface FlowRequest {
 }
 
 export function connContext(target: RedirectTarget, describe: DescribeEndpoint, nodeName: string, proxyPort: number): FlowConnContext {
-  const source = describe(target.source.endpoint);
-  const destination = describe(target.destination.endpoint);
+  const source = describe(target.source.endpoint, target.source.ip);
+  const destination = describe(target.destination.endpoint, target.destination.ip);
   const direction = target.destination.endpoint === null ? 'EGRESS' : 'INGRESS';
   const { source: s, destination: d } = target;
   return {
