@@ -357,6 +357,11 @@ test('enum tables in enums.ts equal the enums of flow.proto (name and number)', 
     assert.equal(enums.dropReasonNumber(name), n, `DropReason ${name}`);
     assert.equal(enums.dropReasonName(n), name, `DropReason ${n}`);
   }
+  const drops = values('DropReason');
+  for (let n = 0; n < 512; n++) {
+    const name = enums.dropReasonName(n);
+    if (name !== 'DROP_REASON_UNKNOWN') assert.equal(drops[name], n, `enums.ts DropReason ${name} = ${n} is not in flow.proto`);
+  }
   // Spot checks against upstream numbers (independent of both tables).
   assert.equal(values('DropReason').POLICY_DENY, 181);
   assert.equal(values('DropReason').AUTH_REQUIRED, 189);
