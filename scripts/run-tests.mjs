@@ -2,7 +2,9 @@
 // Runs every *.test.ts in the tree with node's test runner (TypeScript through tsx).
 // Usage: node scripts/run-tests.mjs [substring filters...]
 //   TENDRIL_REQUIRE_PRIVILEGED=1  turns the loud skip of privileged tests into a failure.
-//   TENDRIL_TEST_CONCURRENCY=N    files run in parallel (default 2: this project's machines have 2 cores).
+//   TENDRIL_TEST_CONCURRENCY=N    files run in parallel (default 2: this project's machines have 2 cores;
+//                                 1 under TENDRIL_REQUIRE_PRIVILEGED=1, as in CI, so privileged files
+//                                 never race each other for cgroups, netns, bpffs and the run sweeper).
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -27,7 +29,7 @@ if (files.length === 0) {
   console.error('run-tests: no test files matched', filters);
   process.exit(1);
 }
-const concurrency = process.env.TENDRIL_TEST_CONCURRENCY ?? '2';
+const concurrency = process.env.TENDRIL_TEST_CONCURRENCY ?? (process.env.TENDRIL_REQUIRE_PRIVILEGED === '1' ? '1' : '2');
 const args = ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files];
 const child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit' });
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -170,7 +170,14 @@ export function sweepStaleRuns(): string[] {
     const m = /^([a-z0-9]{5})\.pid$/.exec(f);
     if (!m) continue;
     const id = m[1]!;
-    const pid = Number(readFileSync(join(RUNS_DIR, f), 'utf8').trim());
+    let pid: number;
+    try {
+      pid = Number(readFileSync(join(RUNS_DIR, f), 'utf8').trim());
+    } catch (err) {
+      // Another test process swept or unregistered it between readdir and read.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw err;
+    }
     if (Number.isInteger(pid) && pid > 0 && isPidAlive(pid)) continue;
     destroyRunObjects(id);
     unregisterRun(id);
