@@ -30,6 +30,11 @@ function progsUsingPins(pinRoot: string): number[] {
   return progs.filter((p) => p.name?.startsWith('tnd_') && p.map_ids?.some((id) => mapIds.has(id))).map((p) => p.id);
 }
 
+function liveTndProgs(): number {
+  const progs = JSON.parse(execFileSync('bpftool', ['prog', 'show', '-j'], { encoding: 'utf8', maxBuffer: 64 << 20 })) as BpftoolProg[];
+  return progs.filter((p) => p.name?.startsWith('tnd_')).length;
+}
+
 function liveProgIds(): Set<number> {
   const progs = JSON.parse(execFileSync('bpftool', ['prog', 'show', '-j'], { encoding: 'utf8', maxBuffer: 64 << 20 })) as BpftoolProg[];
   return new Set(progs.map((p) => p.id));
@@ -49,11 +54,24 @@ test('SIGKILL of the agent detaches every cgroup, sk_msg and tcx attachment', as
 
   const agent = net.spawn('node', process.execPath, ['--import', 'tsx', AGENT, net.cgroupParent, `tendril-ci-${net.id}`, PRIVATE_BPFFS_PARENT, a.nsPath, a.ifname]);
   // The agent runs in the node netns inside the run's parent cgroup, like a real node agent would.
+  let agentErr = '';
+  agent.stderr!.on('data', (d: Buffer) => (agentErr += d));
   const ready = await waitForLine(agent, /READY (\S+)\n/, 20_000);
   const pinRoot = ready[1]!;
 
-  const held = progsUsingPins(pinRoot);
-  assert.ok(held.length >= 9, `the agent holds its programs (6 cgroup + sk_msg + 2 tc), got ${held.length}`);
+  // The programs the agent holds: those using its pinned maps (cgroup, sk_msg, tc), plus the ids
+  // `bpftool cgroup show` reports attached to its cgroup, polled (bounded) until all are visible.
+  const heldNow = (): number[] => [...new Set([...progsUsingPins(pinRoot), ...(cgroupProgs(net.cgroupParent) as Array<{ id: number }>).map((p) => p.id)])];
+  let held = heldNow();
+  for (let i = 0; i < 30 && held.length < 9; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    held = heldNow();
+  }
+  assert.ok(
+    held.length >= 9,
+    `the agent holds its programs (6 cgroup + sk_msg + 2 tc), got ${held.length}; pins: ${readdirSync(pinRoot).join(',') || '(none)'}; ` +
+      `tnd_ programs in the kernel: ${liveTndProgs()}; agent exit ${agent.exitCode} ${agent.signalCode}; stderr: ${agentErr.slice(0, 2000)}`,
+  );
   assert.equal(cgroupProgs(net.cgroupParent).length, 6, 'six cgroup programs attached');
   const viaLb = await runTool<{ reply?: string; error?: string }>(net, 'a', ['connect', '10.96.0.10', '80', '1']);
   assert.match(viaLb[0]!.reply ?? '', /^b saw 10\.250\.1\.2/, 'socket-LB works while the agent lives');
