@@ -12,6 +12,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { waitForPort } from '../test/helpers/servers.js';
 
 const exec = promisify(execFile);
 const HOST = '127.0.120';
@@ -51,21 +52,6 @@ function ms(value: string): number {
   return m[2] === 'us' ? n / 1000 : m[2] === 's' ? n * 1000 : n;
 }
 
-async function waitPort(host: string, port: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, host, () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`bench: ${host}:${port} did not come up`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function freePort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -118,7 +104,7 @@ http { access_log off; keepalive_requests 1000000; client_body_temp_path ${dir}/
 `,
     );
     const nginx = start('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf')]);
-    await waitPort(`${HOST}.10`, upPort);
+    await waitForPort(`${HOST}.10`, upPort);
 
     // Tendril: the seed policy; wrk connects from 127.0.0.1, which this world gives to checkout.
     mkdirSync(join(dir, 'policies'));
@@ -133,7 +119,7 @@ http { access_log off; keepalive_requests 1000000; client_body_temp_path ${dir}/
       '--policies', join(dir, 'policies'), '--world', join(dir, 'world.yaml'),
       '--listen', `${HOST}.1:${tPort}`, '--destination', 'payments/payment-service-0:8080', '--upstream', `${HOST}.10:${upPort}`,
     ]);
-    await waitPort(`${HOST}.1`, tPort, 30_000);
+    await waitForPort(`${HOST}.1`, tPort, 30_000);
 
     // HAProxy with the same decisions: source checkout, GET /api/v1/payments/.* or POST /api/v1/payments.
     const hPort = await freePort(`${HOST}.2`);
@@ -163,7 +149,7 @@ backend be
 `,
     );
     const haproxy = start('haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')]);
-    await waitPort(`${HOST}.2`, hPort);
+    await waitForPort(`${HOST}.2`, hPort);
 
     const targets: Target[] = [
       { name: 'direct', url: `http://${HOST}.10:${upPort}`, pid: null },

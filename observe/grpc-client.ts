@@ -5,20 +5,13 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { TendrilError } from '../core/index.js';
-import type { FlowFilter } from './filter.js';
 import type { Flow } from './flow.js';
+import type { FlowsQuery } from './flow-query.js';
 import { loadHubbleGrpc } from './proto-load.js';
 import { flowFromWire, nsToTimestamp } from './wire.js';
 
-export interface GetFlowsParams {
-  number?: number;
-  first?: boolean;
-  follow?: boolean;
-  sinceNs?: bigint;
-  untilNs?: bigint;
-  whitelist?: FlowFilter[];
-  blacklist?: FlowFilter[];
-}
+/** The GetFlows selection, as the server compiles it (flow-query.ts). */
+export type GetFlowsParams = FlowsQuery;
 
 /** One item of a GetFlows stream. */
 export type FlowsEvent = { flow: Flow } | { lost: { source: string; num_events_lost: number } };

@@ -64,3 +64,24 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
 export function podAddress(n: number, subnet = 0): string {
   return `127.0.${subnet}.${n}`;
 }
+
+/**
+ * Polls a TCP connect to host:port every 50 ms until it succeeds. Throws after `timeoutMs`, or at
+ * once when `failed()` returns a reason (e.g. the server process exited).
+ */
+export async function waitForPort(host: string, port: number, timeoutMs = 10_000, failed: () => string | null = () => null): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, host, () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    const reason = failed();
+    if (reason !== null || Date.now() > deadline) throw new Error(`${host}:${port} did not come up: ${reason ?? `no listener after ${timeoutMs} ms`}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -5,11 +5,10 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { freePort } from '../../helpers/servers.js';
+import { freePort, waitForPort } from '../../helpers/servers.js';
 
 export async function startNginx(t: TestContext, host: string): Promise<{ host: string; port: number }> {
   const port = await freePort(host);
@@ -52,19 +51,6 @@ http {
     clearTimeout(timer);
     rmSync(dir, { recursive: true, force: true });
   });
-  // Wait until it accepts connections (bounded).
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, host, () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) break;
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`nginx did not start: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitForPort(host, port, 5000, () => (child.exitCode !== null ? `nginx did not start: ${stderr}` : null));
   return { host, port };
 }
