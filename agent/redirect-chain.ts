@@ -10,25 +10,27 @@ import type { RedirectSource, RedirectTarget } from '../proxy/index.js';
 type SyncSource = RedirectSource & { resolveSync?: (socket: net.Socket) => RedirectTarget | null };
 
 export class ChainedRedirectSource implements RedirectSource {
-  private readonly allSync: boolean;
+  /**
+   * The listener's synchronous fast path; present only when every source in the chain is
+   * synchronous, so the listener falls back to `resolve()` otherwise.
+   */
+  readonly resolveSync?: (socket: net.Socket) => RedirectTarget | null;
 
   constructor(private readonly sources: readonly SyncSource[]) {
-    this.allSync = sources.every((s) => typeof s.resolveSync === 'function');
+    if (sources.every((s) => typeof s.resolveSync === 'function')) {
+      this.resolveSync = (socket) => {
+        for (const s of sources) {
+          const target = s.resolveSync!(socket);
+          if (target) return target;
+        }
+        return null;
+      };
+    }
   }
 
   async resolve(socket: net.Socket): Promise<RedirectTarget | null> {
     for (const s of this.sources) {
       const target = await s.resolve(socket);
-      if (target) return target;
-    }
-    return null;
-  }
-
-  /** Present only in effect when every source is synchronous (the listener's fast path). */
-  resolveSync(socket: net.Socket): RedirectTarget | null {
-    if (!this.allSync) throw new Error('BUG: resolveSync on a chain with an asynchronous source');
-    for (const s of this.sources) {
-      const target = s.resolveSync!(socket);
       if (target) return target;
     }
     return null;
