@@ -10,8 +10,8 @@ import { endpointIdentityNumbers } from '../policy/index.js';
 import { createObservability, NULL_SINK, type FlowSink } from '../observe/index.js';
 import { describeFromWorld, explicitRedirects, proxyOptionsFromConfig, startProxy, type RunningProxy } from '../proxy/index.js';
 import type { Component } from './agent.js';
-import { datapathComponent } from './datapath/index.js';
-import { ChainedRedirectSource } from './redirect-chain.js';
+import { datapathComponent } from '../datapath/index.js';
+import { ChainedRedirectSource } from '../datapath/redirect-chain.js';
 import type { LoadedPolicy } from './policy-source.js';
 import { VERSION } from './cli/version.js';
 

@@ -13,7 +13,7 @@
  * Ends with the two lines scripts read (see the issue). Numbers are reported, never asserted.
  */
 import pino from 'pino';
-import { Datapath } from '../agent/datapath/index.js';
+import { Datapath } from '../datapath/index.js';
 import { PodNetwork } from '../test/helpers/pod.js';
 import { PRIVATE_BPFFS_PARENT, sh } from '../test/helpers/netns.js';
 import { missingPrivilege } from '../test/helpers/privileged.js';

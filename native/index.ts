@@ -5,7 +5,7 @@
  * bpf/include/tendril.h), cgroup / tcx / sk_msg attachments held as fds by this process (a crash
  * detaches them), and a ring-buffer consumer that runs on the event loop without blocking it.
  *
- * Lifetimes: every BpfObject and RingBuffer has close(); the owner (agent/datapath) closes them
+ * Lifetimes: every BpfObject and RingBuffer has close(); the owner (datapath/) closes them
  * on shutdown. Maps pinned under the pin root survive close() unless `close({ unpin: true })`.
  */
 import { createRequire } from 'node:module';

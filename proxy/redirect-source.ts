@@ -7,11 +7,11 @@
  *   `tendril proxy` flags fixes the destination endpoint, its port and the upstream address; the
  *   source identity comes from the client's source IP through the endpoint registry
  *   (`engine.endpointByIp`), so tests model pods with distinct 127.0.0.x addresses.
- * - transparent mode (datapath issue): the original destination comes from the BPF maps filled by
- *   the cgroup connect hook (or TPROXY); the implementation lives in native/ glue and only has to
- *   return the same `RedirectTarget`.
+ * - transparent mode (`datapath/transparent-source.ts`): the original destination comes from the
+ *   BPF tuple map filled by the cgroup connect hook; it returns the same `RedirectTarget`.
  *
- * Contract: `resolve()` is called once per accepted connection, before any byte is parsed. It
+ * Contract: `resolve()` is called once per accepted connection, before any byte is parsed, and
+ * answers synchronously (every source is a table or map lookup). It
  * returns null when the connection cannot be attributed (unknown original destination); the
  * listener then closes the connection and emits no request flow. It must not throw for ordinary
  * misses; a thrown error is treated like null and logged.
@@ -41,7 +41,7 @@ export interface RedirectTarget {
 }
 
 export interface RedirectSource {
-  resolve(socket: net.Socket): Promise<RedirectTarget | null>;
+  resolve(socket: net.Socket): RedirectTarget | null;
 }
 
 /** Resolves an IP to `<namespace>/<pod>` (null for non-endpoints); `PolicyEngine.endpointByIp`. */
@@ -68,12 +68,7 @@ export class ExplicitRedirectSource implements RedirectSource {
     private readonly endpointByIp: EndpointLookup,
   ) {}
 
-  resolve(socket: net.Socket): Promise<RedirectTarget | null> {
-    return Promise.resolve(this.resolveSync(socket));
-  }
-
-  /** Same as resolve(), without the promise (the listener's hot path uses it when available). */
-  resolveSync(socket: net.Socket): RedirectTarget | null {
+  resolve(socket: net.Socket): RedirectTarget | null {
     const ip = normalizeIp(socket.remoteAddress);
     if (ip === null || socket.remotePort === undefined) return null;
     const r = this.redirect;

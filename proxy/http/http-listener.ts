@@ -67,7 +67,7 @@ const DRAIN_LIMIT_BYTES = 64 * 1024;
 export class HttpListener {
   readonly stats: HttpListenerStats = { connections: 0, requests: 0, denied: 0, malformed: 0, forwarded: 0, upstreamErrors: 0 };
   private readonly server: http.Server;
-  private readonly states = new WeakMap<net.Socket, ConnState | Promise<ConnState | null>>();
+  private readonly states = new WeakMap<net.Socket, ConnState>();
   private readonly log: Logger;
   private port = 0;
 
@@ -97,7 +97,7 @@ export class HttpListener {
     this.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
       this.stats.malformed++;
       const st = this.states.get(req.socket);
-      if (st && !(st instanceof Promise) && this.deps.flows.enabled !== false) {
+      if (st && this.deps.flows.enabled !== false) {
         emitHttpFlow(this.deps.flows, malformedRecord(st.flowCtx, rawFlowRequest(req), 417, 'unsupported_expectation'));
       }
       res.shouldKeepAlive = false;
@@ -137,21 +137,15 @@ export class HttpListener {
 
   private onConnection(socket: net.Socket): void {
     this.stats.connections++;
-    const src = this.deps.redirects as RedirectSource & { resolveSync?: (s: net.Socket) => RedirectTarget | null };
-    if (src.resolveSync) {
-      const st = this.attach(socket, src.resolveSync(socket));
-      if (st) this.states.set(socket, st);
-      return;
+    let target: RedirectTarget | null;
+    try {
+      target = this.deps.redirects.resolve(socket);
+    } catch (err) {
+      this.log.warn({ err }, 'redirect source failed; closing connection');
+      target = null;
     }
-    const pending = src.resolve(socket).then(
-      (t) => this.attach(socket, t),
-      (err: unknown) => {
-        this.log.warn({ err }, 'redirect source failed; closing connection');
-        return this.attach(socket, null);
-      },
-    );
-    this.states.set(socket, pending);
-    void pending.then((st) => st && this.states.set(socket, st));
+    const st = this.attach(socket, target);
+    if (st) this.states.set(socket, st);
   }
 
   /** Builds the per-connection state, or closes the socket when it cannot be attributed. */
@@ -201,11 +195,6 @@ export class HttpListener {
     const st = this.states.get(req.socket);
     if (st === undefined) {
       req.socket.destroy();
-      return;
-    }
-    if (st instanceof Promise) {
-      req.pause();
-      void st.then((s) => (s ? this.handle(s, req, res, expectContinue) : req.socket.destroy()));
       return;
     }
     this.handle(st, req, res, expectContinue);
@@ -275,7 +264,7 @@ export class HttpListener {
    */
   private onUpgrade(req: IncomingMessage, socket: net.Socket, head: Buffer): void {
     const st = this.states.get(socket);
-    if (!st || st instanceof Promise) {
+    if (!st) {
       socket.destroy();
       return;
     }
@@ -321,7 +310,7 @@ export class HttpListener {
   /** CONNECT: judged like a request (method CONNECT, path = authority); tunnels only when allowed. */
   private onConnect(req: IncomingMessage, socket: net.Socket, head: Buffer): void {
     const st = this.states.get(socket);
-    if (!st || st instanceof Promise) {
+    if (!st) {
       socket.destroy();
       return;
     }
@@ -358,7 +347,7 @@ export class HttpListener {
 
   private onClientError(err: NodeJS.ErrnoException, socket: net.Socket): void {
     const st = this.states.get(socket);
-    const state = st && !(st instanceof Promise) ? st : null;
+    const state = st ?? null;
     if (err.code === 'HPE_CLOSED_CONNECTION') {
       // Bytes after `Connection: close` (RFC 9112 sec. 9.6): answer the request in flight, drop the rest.
       const pending = (socket as net.Socket & { _httpMessage?: ServerResponse | null })._httpMessage;

@@ -18,6 +18,7 @@ const ALLOWED: Record<string, string[]> = {
   native: ['core'],
   wireguard: ['core', 'native'],
   proxy: ['core', 'policy', 'identity', 'observe'],
+  datapath: ['core', 'policy', 'identity', 'observe', 'proxy', 'native'],
 };
 
 function files(dir: string, out: string[] = []): string[] {

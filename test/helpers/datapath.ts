@@ -5,7 +5,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
-import { Datapath, type DatapathOptions } from '../../agent/datapath/index.js';
+import { Datapath, type DatapathOptions } from '../../datapath/index.js';
 import { PodNetwork, waitForLine } from './pod.js';
 import { PRIVATE_BPFFS_PARENT } from './netns.js';
 

@@ -17,7 +17,7 @@ import { startTcpServer } from '../helpers/servers.js';
 import { loadConfig } from '../../config/index.js';
 import { loadPolicies, loadWorld, createEngine } from '../../policy/index.js';
 import { CallbackSink } from '../../observe/index.js';
-import { datapathComponent, wantsDatapath } from '../../agent/datapath/index.js';
+import { datapathComponent, wantsDatapath } from '../../datapath/index.js';
 
 const examples = fileURLToPath(new URL('../../config/examples/', import.meta.url));
 

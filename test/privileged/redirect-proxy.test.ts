@@ -14,7 +14,7 @@ import { PodNetwork } from '../helpers/pod.js';
 import { startDatapath } from '../helpers/datapath.js';
 import { startHttpServer } from '../helpers/servers.js';
 import { shopEngine, SHOP_PORTS } from '../helpers/shop-policy.js';
-import { resolvePolicy } from '../../agent/datapath/index.js';
+import { resolvePolicy } from '../../datapath/index.js';
 import { startProxy, ACCESS_DENIED_BODY } from '../../proxy/index.js';
 import { CallbackSink, type Flow } from '../../observe/index.js';
 

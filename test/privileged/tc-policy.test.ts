@@ -10,7 +10,7 @@ import { privilegedOrSkip } from '../helpers/privileged.js';
 import { PodNetwork } from '../helpers/pod.js';
 import { startDatapath, startTool, runTool } from '../helpers/datapath.js';
 import { shopEngine, SHOP_PORTS } from '../helpers/shop-policy.js';
-import { resolvePolicy } from '../../agent/datapath/index.js';
+import { resolvePolicy } from '../../datapath/index.js';
 import type { Flow } from '../../observe/index.js';
 import type { DropEvent } from '../../native/index.js';
 

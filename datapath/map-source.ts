@@ -2,8 +2,8 @@
  * What the sync classes need from a loaded object: typed maps by name. `BpfObject` satisfies it;
  * unit tests use `MemoryMaps` (an in-memory fake that records every write in order).
  */
-import type { KeyOf, MapName, ValueOf } from '../../native/index.js';
-import { MAPS } from '../../native/index.js';
+import type { KeyOf, MapName, ValueOf } from '../native/index.js';
+import { MAPS } from '../native/index.js';
 
 export interface TypedMapLike<K, V> {
   get(k: K): V | null;

@@ -3,7 +3,7 @@
  * missing and the fix. The agent logs it and runs the proxy in explicit mode instead.
  */
 import { existsSync } from 'node:fs';
-import { isAddonAvailable, defaultObjectPath } from '../../native/index.js';
+import { isAddonAvailable, defaultObjectPath } from '../native/index.js';
 
 export const CGROUP2_CANDIDATES = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'];
 

@@ -13,17 +13,17 @@
  */
 import { basename } from 'node:path';
 import type { Logger } from 'pino';
-import type { Config } from '../../config/index.js';
-import type { FlowSink } from '../../observe/index.js';
-import type { PolicyEngine } from '../../policy/api.js';
-import { endpointIdentityNumbers, type World } from '../../policy/index.js';
-import { TendrilError } from '../../core/index.js';
-import { PROTO } from '../../native/index.js';
+import type { Config } from '../config/index.js';
+import type { FlowSink } from '../observe/index.js';
+import type { PolicyEngine } from '../policy/api.js';
+import { endpointIdentityNumbers, type World } from '../policy/index.js';
+import { TendrilError } from '../core/index.js';
+import { PROTO } from '../native/index.js';
 import { Datapath } from './datapath.js';
 import type { RedirectEntry } from './policy-maps.js';
 import { datapathUnsupportedReason } from './support.js';
 
-export { FIRST_ENDPOINT_IDENTITY } from '../../policy/index.js';
+export { FIRST_ENDPOINT_IDENTITY } from '../policy/index.js';
 
 export interface DatapathComponentArgs {
   config: Config;

@@ -8,12 +8,12 @@
 import { mkdirSync, rmdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { TendrilError } from '../../core/index.js';
+import { TendrilError } from '../core/index.js';
 import {
   BpfObject, RingBufferReader, preparePinRoot, defaultObjectPath, dropEvent, CONFIG_FLAGS, STAT,
   type DropEvent, type PinRoot,
-} from '../../native/index.js';
-import type { Flow } from '../../observe/index.js';
+} from '../native/index.js';
+import type { Flow } from '../observe/index.js';
 import { ServiceSync } from './services.js';
 import { PolicyMapSync } from './policy-maps.js';
 import { dropEventToFlow } from './drop-flow.js';

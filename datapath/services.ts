@@ -5,9 +5,9 @@
  *   grow:   write new slots, then raise count;   shrink: lower count, then delete old slots.
  * A service with no backends stays in the map with count 0, so connect() gets ECONNREFUSED.
  */
-import type { SvcKey } from '../../native/index.js';
+import type { SvcKey } from '../native/index.js';
 import type { MapSource } from './map-source.js';
-import { PROTO } from '../../native/index.js';
+import { PROTO } from '../native/index.js';
 
 export interface ServiceSpec {
   vip: string;

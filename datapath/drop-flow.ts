@@ -3,9 +3,9 @@
  * drop reason name, the deciding policy in ingress_denied_by (`default-deny` when none), and the
  * endpoints resolved from the addresses.
  */
-import type { DropEvent } from '../../native/index.js';
-import { PROTO } from '../../native/index.js';
-import { newFlow, dropReasonName, type Flow, type Endpoint } from '../../observe/index.js';
+import type { DropEvent } from '../native/index.js';
+import { PROTO } from '../native/index.js';
+import { newFlow, dropReasonName, type Flow, type Endpoint } from '../observe/index.js';
 
 export interface DropFlowContext {
   policyName(id: number): string | undefined;

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolvePolicy } from './resolve.js';
 import { dropEventToFlow } from './drop-flow.js';
-import { shopEngine, SHOP_PORTS } from '../../test/helpers/shop-policy.js';
+import { shopEngine, SHOP_PORTS } from '../test/helpers/shop-policy.js';
 
 const eps = [
   { name: 'shop/client', ip: '10.250.1.2', identity: 1001, epId: 1 },

@@ -5,9 +5,9 @@
  * Policy ids: flows name the deciding policy; the BPF side only carries a u32, so names are
  * interned here (`policyName(id)` turns a drop event back into `namespace/name`).
  */
-import type { PolicyKey, PolicyVal, RedirectKey, RedirectVal } from '../../native/index.js';
+import type { PolicyKey, PolicyVal, RedirectKey, RedirectVal } from '../native/index.js';
 import type { MapSource } from './map-source.js';
-import { cgroupId, EP_FLAGS } from '../../native/index.js';
+import { cgroupId, EP_FLAGS } from '../native/index.js';
 
 export interface PolicyEntry {
   /** Peer identity (0 = any). */

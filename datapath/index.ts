@@ -1,5 +1,5 @@
 /**
- * agent/datapath: wires the eBPF datapath into the agent. `Datapath.start()` (root + BTF +
+ * datapath/: the eBPF control plane the eBPF datapath into the agent. `Datapath.start()` (root + BTF +
  * cgroup v2 + built addon/objects, else TND_DATAPATH_UNSUPPORTED with the reason) loads the
  * objects, attaches the socket programs to the agent's own cgroup, and exposes incremental sync
  * for services, identities, endpoints, L3/L4 policy and L7 redirects; `resolvePolicy()` derives

@@ -6,8 +6,8 @@
  * Works whether or not the proxy's own socket is in an attached cgroup (unlike SO_ORIGINAL_DST).
  */
 import type net from 'node:net';
-import type { BpfObject, OrigDst } from '../../native/index.js';
-import { normalizeIp, type RedirectSource, type RedirectTarget } from '../../proxy/index.js';
+import type { BpfObject, OrigDst } from '../native/index.js';
+import { normalizeIp, type RedirectSource, type RedirectTarget } from '../proxy/index.js';
 
 /** `PolicyEngine.endpointByIp`: an address to `namespace/pod`, or null. */
 export type EndpointLookup = (ip: string) => string | null;
@@ -24,11 +24,7 @@ export class TransparentRedirectSource implements RedirectSource {
     return this.obj.map('tendril_origdst').get({ ip: clientIp, port: clientPort });
   }
 
-  resolve(socket: net.Socket): Promise<RedirectTarget | null> {
-    return Promise.resolve(this.resolveSync(socket));
-  }
-
-  resolveSync(socket: net.Socket): RedirectTarget | null {
+  resolve(socket: net.Socket): RedirectTarget | null {
     const ip = normalizeIp(socket.remoteAddress);
     const port = socket.remotePort;
     if (ip === null || port === undefined) return null;

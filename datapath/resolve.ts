@@ -8,10 +8,10 @@
  * id in the event); a default-deny has no entry (miss -> drop reason 133). Ports not listed in
  * `ports` are denied on enforced endpoints: pass every port the policies and world mention.
  */
-import type { L4Protocol } from '../../core/index.js';
-import type { PolicyEngine, PeerRef } from '../../policy/api.js';
+import type { L4Protocol } from '../core/index.js';
+import type { PolicyEngine, PeerRef } from '../policy/api.js';
 import type { PolicyEntry, RedirectEntry } from './policy-maps.js';
-import { RESERVED_IDENTITY, PROTO } from '../../native/index.js';
+import { RESERVED_IDENTITY, PROTO } from '../native/index.js';
 
 export interface DatapathEndpoint {
   /** `namespace/pod` as the engine names it. */
