@@ -30,6 +30,8 @@ export const ERROR_CODES = {
   TND_WIREGUARD_CONFIG: 'a WireGuard key or peer operation failed',
   TND_INTERNAL_BUG: 'BUG: an impossible state was reached',
   TND_OBSERVE_LISTEN: 'an observability listener (Observer gRPC API or metrics) could not bind its address',
+  TND_WIREGUARD_KEY: 'the WireGuard key file is corrupt, unreadable or readable by others (the path is named, never its content)',
+  TND_WIREGUARD_UNSUPPORTED: 'encryption.enabled asks for WireGuard but this machine has no usable backend (wireguard-go + /dev/net/tun, root)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

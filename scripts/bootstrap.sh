@@ -15,6 +15,8 @@ DEBIAN_PACKAGES=(
   wireguard-go wireguard-tools
   # real peers and clients used by tests and benchmarks
   curl dnsutils nginx-light haproxy wrk kcat
+  # WireGuard tests: packet capture on the underlay veth
+  tcpdump
 )
 
 missing=()
