@@ -14,6 +14,7 @@ import { datapathComponent } from '../datapath/index.js';
 import { ChainedRedirectSource } from '../datapath/redirect-chain.js';
 import type { LoadedPolicy } from './policy-source.js';
 import { VERSION } from './cli/version.js';
+import { encryptionComponent } from './encryption.js';
 
 export function buildComponents(ctx: { config: Config; log: Logger; policy: LoadedPolicy }): Component[] {
   const { config, log, policy } = ctx;
@@ -57,5 +58,7 @@ export function buildComponents(ctx: { config: Config; log: Logger; policy: Load
       }),
     },
   ];
+  const encryption = encryptionComponent({ config, log, worldNodes: policy.world.nodes });
+  if (encryption) components.push(encryption);
   return components;
 }

@@ -60,6 +60,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   config.standalone.policies = config.standalone.policies.map((p) => (isAbsolute(p) ? p : resolve(shippedDir, p)));
   if (!isAbsolute(config.standalone.world)) config.standalone.world = resolve(shippedDir, config.standalone.world);
   if (!isAbsolute(config.hubble.store.path)) config.hubble.store.path = resolve(cwd, config.hubble.store.path);
+  if (!isAbsolute(config.encryption.wireguard.stateDir)) config.encryption.wireguard.stateDir = resolve(cwd, config.encryption.wireguard.stateDir);
   return deepFreeze(config);
 }
 
@@ -182,6 +183,8 @@ function resolvePaths(layer: Layer, file: string | undefined, cwd: string): Reco
   }
   const store = ((v.hubble as Record<string, Json> | undefined)?.store ?? undefined) as Record<string, Json> | undefined;
   if (store && typeof store.path === 'string') store.path = resolve(base, store.path);
+  const wg = ((v.encryption as Record<string, Json> | undefined)?.wireguard ?? undefined) as Record<string, Json> | undefined;
+  if (wg && typeof wg.stateDir === 'string') wg.stateDir = resolve(base, wg.stateDir);
   return v;
 }
 

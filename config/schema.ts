@@ -120,6 +120,17 @@ export const configSchema = {
       properties: {
         enabled: { type: 'boolean', default: false },
         type: { enum: ['wireguard'], default: 'wireguard' },
+        wireguard: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            interface: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,15}$', default: 'cilium_wg0', description: "the WireGuard device (Cilium's name by default)" },
+            port: { type: 'integer', minimum: 1, maximum: 65535, default: 51871, description: "UDP listen port (Cilium's 51871); peers are reached on the same port" },
+            persistentKeepalive: { ...duration, default: '0s', description: 'keepalive to every peer (Cilium Helm value); 0s: off' },
+            stateDir: { type: 'string', minLength: 1, default: '.tendril/wireguard', description: 'folder of the node key (private.key 0600, public.key)' },
+          },
+        },
       },
     },
   },
@@ -170,5 +181,10 @@ export interface Config {
     ui: { enabled: boolean };
     store: { enabled: boolean; path: string; retention: string };
   };
-  encryption: { enabled: boolean; type: 'wireguard' };
+  encryption: {
+    enabled: boolean;
+    type: 'wireguard';
+    /** Device, port and key folder of the WireGuard manager (docs/wireguard.md). */
+    wireguard: { interface: string; port: number; persistentKeepalive: string; stateDir: string };
+  };
 }

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import { AggregateInputError, TendrilError } from '../core/index.js';
-import { parseIp } from './cidr.js';
+import { parseCidr, parseIp } from './cidr.js';
 import { DocContext } from './doc-context.js';
 import { normalizeName } from './fqdn.js';
 import { LabelSet, podIdentityLabels } from './labels.js';
@@ -36,6 +36,16 @@ export interface World {
   entities: Record<EntityName, string[]>;
   /** Unknown fields that were ignored (printed as warnings by the CLI). */
   warnings: string[];
+  /** The cluster's nodes (`nodes:`), shaped like Kubernetes Node objects: the node list of the WireGuard manager. */
+  nodes?: WorldNode[];
+}
+
+/** One node of world.yaml: name, InternalIP, pod CIDRs and annotations (e.g. `network.cilium.io/wg-pub-key`). */
+export interface WorldNode {
+  name: string;
+  internalIP: string;
+  podCIDRs: string[];
+  annotations: Record<string, string>;
 }
 
 export interface WorldInput {
@@ -43,6 +53,7 @@ export interface WorldInput {
   endpoints?: { name: string; namespace?: string; labels?: Record<string, string>; ips?: string[]; serviceAccount?: string; node?: string }[];
   fqdns?: Record<string, string[]>;
   entities?: Partial<Record<EntityName, string[]>>;
+  nodes?: { name: string; internalIP: string; podCIDRs?: string[]; annotations?: Record<string, string> }[];
 }
 
 export function loadWorld(path: string): World {
@@ -92,7 +103,7 @@ function ipList(ctx: DocContext, v: unknown, path: (string | number)[]): string[
 }
 
 function buildWorld(ctx: DocContext, raw: unknown): World | null {
-  const top = ctx.map(raw ?? {}, [], ['namespaces', 'endpoints', 'fqdns', 'entities', 'cidrs']);
+  const top = ctx.map(raw ?? {}, [], ['namespaces', 'endpoints', 'fqdns', 'entities', 'cidrs', 'nodes']);
   if (!top) return null;
   const namespaces = new Map<string, Record<string, string>>();
   (ctx.list(top.namespaces, ['namespaces']) ?? []).forEach((n, i) => {
@@ -153,5 +164,31 @@ function buildWorld(ctx: DocContext, raw: unknown): World | null {
       if (byIp.has(ip)) ctx.error(['entities', kind, j], `IP ${ip} is both a ${kind} and endpoint ${byIp.get(ip)?.id}`);
     });
   }
-  return { endpoints, byId, byIp, namespaces, fqdns, namesByIp, entities, warnings: [] };
+  return { endpoints, byId, byIp, namespaces, fqdns, namesByIp, entities, warnings: [], nodes: worldNodes(ctx, top.nodes) };
+}
+
+function worldNodes(ctx: DocContext, raw: unknown): WorldNode[] {
+  const nodes: WorldNode[] = [];
+  const names = new Set<string>();
+  (ctx.list(raw, ['nodes']) ?? []).forEach((n, i) => {
+    const p = ['nodes', i];
+    const m = ctx.map(n, p, ['name', 'internalIP', 'podCIDRs', 'annotations']);
+    if (!m) return;
+    const name = ctx.str(m.name, [...p, 'name']);
+    const ip = ctx.str(m.internalIP, [...p, 'internalIP']);
+    const annotations = m.annotations === undefined ? {} : ctx.strMap(m.annotations, [...p, 'annotations'], true);
+    const podCIDRs: string[] = [];
+    (ctx.list(m.podCIDRs ?? [], [...p, 'podCIDRs']) ?? []).forEach((c, j) => {
+      const s = ctx.str(c, [...p, 'podCIDRs', j]);
+      if (s === null) return;
+      if (!parseCidr(s)) ctx.error([...p, 'podCIDRs', j], `invalid CIDR ${JSON.stringify(s)}`);
+      else podCIDRs.push(s);
+    });
+    if (name === null || ip === null || annotations === null) return;
+    if (!parseIp(ip)) return void ctx.error([...p, 'internalIP'], `invalid IP address ${JSON.stringify(ip)}`);
+    if (names.has(name)) return void ctx.error([...p, 'name'], `duplicate node ${JSON.stringify(name)}`);
+    names.add(name);
+    nodes.push({ name, internalIP: ip, podCIDRs, annotations });
+  });
+  return nodes;
 }

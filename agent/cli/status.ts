@@ -41,9 +41,38 @@ export function renderStatus(s: Record<string, unknown>): string {
     ['Hubble metrics', hubble.metrics?.enabled?.length ? `${hubble.metrics.listenAddress}  ${hubble.metrics.enabled.join(', ')}` : 'Disabled'],
     ['Encryption', enc.enabled ? `${enc.type}` : 'Disabled'],
   ];
+  const wg = ((s.components ?? {}) as Record<string, unknown>).encryption as WireGuardView | undefined;
+  if (wg) rows.splice(rows.findIndex((r) => r[0] === 'Encryption'), 1, ...wireguardRows(wg));
   for (const [name, st] of Object.entries((s.components ?? {}) as Record<string, unknown>)) {
+    if (name === 'encryption' && wg) continue;
     rows.push([`  ${name}`, JSON.stringify(st)]);
   }
   const w = Math.max(...rows.map((r) => r[0].length)) + 2;
   return rows.map(([k, v]) => `${`${k}:`.padEnd(w)}${v}`).join('\n') + '\n';
+}
+
+interface WireGuardView {
+  interface?: string;
+  up?: boolean;
+  publicKey?: string;
+  listenPort?: number;
+  measuredAt?: string | null;
+  lastError?: string | null;
+  peers?: Array<{ node: string | null; publicKey: string; endpoint: string | null; allowedIps: string[]; lastHandshake: string | null; rxBytes: number; txBytes: number }>;
+  skippedNodes?: Array<{ node: string; reason: string }>;
+}
+
+/** The encryption rows, as read from the device by the agent (like `cilium status`'s Encryption line). */
+function wireguardRows(w: WireGuardView): Array<[string, string]> {
+  const peers = w.peers ?? [];
+  const rows: Array<[string, string]> = [
+    ['Encryption', `Wireguard   ${w.interface} ${w.up ? 'up' : 'DOWN'} (Pubkey: ${w.publicKey}, Port: ${w.listenPort}, Peers: ${peers.length})   measured ${w.measuredAt ?? 'never'}`],
+  ];
+  for (const p of peers) {
+    const hs = p.lastHandshake ? `handshake ${p.lastHandshake}` : 'no handshake';
+    rows.push([`  peer ${p.node ?? '?'}`, `${p.endpoint ?? '-'}  ${p.allowedIps.join(',')}  ${hs}  rx ${p.rxBytes} B  tx ${p.txBytes} B  (${p.publicKey})`]);
+  }
+  for (const sk of w.skippedNodes ?? []) rows.push([`  not peered ${sk.node}`, sk.reason]);
+  if (w.lastError) rows.push(['  last error', w.lastError]);
+  return rows;
 }
