@@ -121,3 +121,22 @@ async function waitFor(cond: () => Promise<boolean>, timeoutMs: number, why: () 
     await new Promise((r) => setTimeout(r, 300));
   }
 }
+
+test('the agent refuses a corrupt key file at start: exit 2 naming the path, no device left', { timeout: 60_000 }, async (t) => {
+  if (!privilegedOrSkip(t, { netns: true })) return;
+  const cluster = new WgCluster();
+  t.after(async () => {
+    assert.deepEqual(await cluster.teardown(), []);
+  });
+  const n1 = cluster.addNode(1);
+  new KeyStore(n1.stateDir).save(PrivateKey.generate());
+  const keyFile = join(n1.stateDir, 'private.key');
+  writeFileSync(keyFile, 'Zm9vYmFyYmF6cXV4LW5vdC1hLWtleS1hdC1hbGwtMTIzNA==\n');
+  const sets = ['nodeName=node1', 'encryption.enabled=true', `encryption.wireguard.interface=${n1.wgIf}`, `encryption.wireguard.stateDir=${n1.stateDir}`, 'datapath.enabled=false', 'hubble.store.enabled=false'];
+  const r = await collect(cluster.spawnIn(n1.nsPath, process.execPath, [TENDRIL_BIN, 'agent', ...sets.flatMap((s) => ['--set', s])]), 30_000);
+  assert.equal(r.code, 2, `${r.stdout}\n${r.stderr}`);
+  assert.match(r.stderr, new RegExp(`error: ${keyFile.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: is not a WireGuard private key`));
+  assert.ok(!(r.stdout + r.stderr).includes('Zm9vYmFyYmF6'), 'the file content is echoed');
+  assert.equal(existsSync(`/var/run/wireguard/${n1.wgIf}.sock`), false);
+  assert.deepEqual(wgLeftovers(cluster.id), []);
+});
