@@ -28,6 +28,8 @@ export class UserspaceDevice {
   readonly ifname: string;
   readonly socketPath: string;
   private child: ChildProcess | null = null;
+  /** True when start() took over a device a previous agent left running. */
+  adopted = false;
   private exited: Promise<void> | null = null;
 
   constructor(private readonly opts: DeviceOptions) {
@@ -46,7 +48,12 @@ export class UserspaceDevice {
   async start(): Promise<void> {
     if (existsSync(this.socketPath)) {
       if (await answers(this.socketPath)) {
-        throw new TendrilError('TND_WIREGUARD_CONFIG', `interface ${this.ifname}: another WireGuard device already answers on ${this.socketPath}`, { field: 'encryption.wireguard.interface' });
+        // A device of this name survived the previous agent (killed without stopping it): take it
+        // over instead of cutting traffic; the caller reconfigures it completely.
+        this.adopted = true;
+        await this.ip(['link', 'set', 'dev', this.ifname, 'mtu', String(this.opts.mtu ?? 1420), 'up']);
+        this.opts.log.warn({ interface: this.ifname }, 'adopting a running WireGuard device left by a previous agent');
+        return;
       }
       unlinkSync(this.socketPath);
     }
@@ -122,6 +129,13 @@ export class UserspaceDevice {
   async stop(): Promise<void> {
     const child = this.child;
     this.child = null;
+    if (this.adopted) {
+      // Not our child: deleting the tun device makes wireguard-go exit and remove its socket.
+      this.adopted = false;
+      await this.ip(['link', 'del', 'dev', this.ifname]).catch(() => undefined);
+      const deadline = Date.now() + 5000;
+      while ((await answers(this.socketPath)) && Date.now() < deadline) await sleep(20);
+    }
     if (child && child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
       const t = setTimeout(() => child.kill('SIGKILL'), 3000);

@@ -99,6 +99,11 @@ export class WireGuardManager {
     return this.device.pid;
   }
 
+  /** True when start() took over a running device left by a previous agent. */
+  get adopted(): boolean {
+    return this.device.adopted;
+  }
+
   /** Called with the public key at start and after each rotation (publish it to other nodes). */
   onPublicKey(fn: (key: PublicKey) => void): void {
     this.keyListeners.push(fn);
@@ -112,7 +117,10 @@ export class WireGuardManager {
     await this.device.start();
     this.started = true;
     try {
-      await this.device.set({ privateKey: key, listenPort: this.opts.listenPort, replacePeers: true });
+      // No replace_peers: on an adopted device the reconcile below keeps the sessions of peers
+      // that are still wanted and removes the rest; a new device has no peers anyway.
+      const before = await this.device.get();
+      await this.device.set({ privateKey: key, ...(before.listenPort !== this.opts.listenPort ? { listenPort: this.opts.listenPort } : {}) });
       for (const fn of this.keyListeners) fn(key.publicKey);
       await this.reconcileNow();
     } catch (err) {

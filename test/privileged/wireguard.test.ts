@@ -219,6 +219,32 @@ test('WireGuard between network-namespace nodes', { timeout: 240_000 }, async (t
     srv.kill();
   });
 
+  await t.test('an agent killed without stopping its device: the next one adopts it, traffic goes on', async () => {
+    const n2 = cluster.node(2);
+    const crashed = managers.get(2)!;
+    const pid = crashed.pid;
+    const srv = await server(2, 7004);
+    const transfer = send(1, 2, 8_000_000, 4000, 7004);
+    await sleep(1500);
+    // The old manager is dropped, not stopped (its wireguard-go keeps running, as after SIGKILL).
+    const m2 = new WireGuardManager({ nodeName: n2.name, ifname: n2.wgIf, listenPort: PORT, stateDir: n2.stateDir, netnsPath: n2.nsPath, log: log.child({ node: n2.name }) });
+    managers.set(2, m2);
+    await m2.start();
+    assert.equal(m2.adopted, true);
+    assert.equal(m2.publicKey, crashed.publicKey);
+    await m2.setNodes(nodeList([1, 2, 3]));
+    const res = await transfer;
+    assert.equal(res.code, 0, res.stderr);
+    assert.deepEqual(await srv.json(), { bytes: 8_000_000, sha256: JSON.parse(res.stdout).sha256 });
+    assert.deepEqual((await m2.refreshNow()).peers.map((p) => p.node).sort(), ['node1', 'node3']);
+    // Stopping the adopting manager removes the device; the old wireguard-go exits with it.
+    await m2.stop();
+    assert.ok(pid !== null);
+    await waitGone(pid);
+    managers.set(2, await startNode(2));
+    await reconcileAll([1, 2, 3]);
+  });
+
   await t.test('no private key in logs or status', async () => {
     assert.ok(seenKeys.length >= 4, `keys seen: ${seenKeys.length}`);
     const everything = logs.join('') + JSON.stringify([...managers.values()].map((m) => m.status()));
@@ -269,6 +295,18 @@ class Sink {
   kill(): void {
     this.child.kill();
   }
+}
+
+async function waitGone(pid: number): Promise<void> {
+  for (let i = 0; i < 250; i++) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await sleep(20);
+  }
+  assert.fail(`wireguard-go ${pid} still running`);
 }
 
 function sleep(ms: number): Promise<void> {
