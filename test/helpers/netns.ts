@@ -25,6 +25,8 @@ export const PRIVATE_BPFFS_PARENT = '/run/tendril-ci-bpffs';
 export const AGENT_BPFFS_PARENT = '/run/tendril-bpffs';
 /** 5 characters [a-z0-9]: keeps `td<id><x><n>` interface names within 15 characters. */
 export const RUN_ID_RE = /^[a-z0-9]{5}$/;
+/** wireguard-go's UAPI socket folder; a run's devices are named `tdwg<id><n>`. */
+export const WG_UAPI_DIR = '/var/run/wireguard';
 
 export function newRunId(): string {
   const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
@@ -137,6 +139,17 @@ export function destroyRunObjects(id: string): string[] {
       sh('ip', ['netns', 'del', ns]);
     } catch (err) {
       problems.push((err as Error).message);
+    }
+  }
+  // WireGuard UAPI sockets of the run's devices (the directory is global, not per netns).
+  if (existsSync(WG_UAPI_DIR)) {
+    for (const f of readdirSync(WG_UAPI_DIR)) {
+      if (!f.startsWith(`tdwg${id}`)) continue;
+      try {
+        rmSync(join(WG_UAPI_DIR, f), { force: true });
+      } catch (err) {
+        problems.push(`rm ${join(WG_UAPI_DIR, f)}: ${(err as Error).message}`);
+      }
     }
   }
   const pins = join(BPFFS_ROOT, `tendril-ci-${id}`);
