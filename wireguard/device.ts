@@ -101,7 +101,8 @@ export class UserspaceDevice {
     const v6 = await this.ip(['-6', '-j', 'route', 'show', 'dev', this.ifname]).catch(() => '[]');
     const parse = (s: string): string[] => {
       const rows = JSON.parse(s || '[]') as Array<{ dst?: string; protocol?: string }>;
-      return rows.map((r) => r.dst ?? '').filter((d) => d && d !== 'default' && !d.startsWith('fe80:'));
+      // Routes the kernel derives from an address on the device are not ours to manage.
+      return rows.filter((r) => r.protocol !== 'kernel').map((r) => r.dst ?? '').filter((d) => d && d !== 'default' && !d.startsWith('fe80:'));
     };
     return [...parse(out), ...parse(v6)].map((d) => (d.includes('/') ? d : d.includes(':') ? `${d}/128` : `${d}/32`));
   }

@@ -114,9 +114,9 @@ export class WireGuardManager {
     const { key, created } = this.store.loadOrCreate();
     this.key = key;
     this.log.info({ publicKey: key.publicKey, created, keyFile: this.store.privatePath }, created ? 'WireGuard key generated' : 'WireGuard key loaded');
-    await this.device.start();
-    this.started = true;
     try {
+      await this.device.start();
+      this.started = true;
       // No replace_peers: on an adopted device the reconcile below keeps the sessions of peers
       // that are still wanted and removes the rest; a new device has no peers anyway.
       const before = await this.device.get();
