@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   TND_WIREGUARD_CONFIG: 'a WireGuard key or peer operation failed',
   TND_INTERNAL_BUG: 'BUG: an impossible state was reached',
   TND_OBSERVE_LISTEN: 'an observability listener (Observer gRPC API or metrics) could not bind its address',
+  TND_KAFKA_MALFORMED: 'a Kafka frame is malformed (bad length, overlong varint, leftover bytes, or an API version with no table)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
