@@ -9,7 +9,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
-import { API_TABLES, clampApiVersions, decodeRequest, denyResponse, encodeStruct, Writer, isFlexible } from './index.js';
+import { isTendrilError } from '../../core/index.js';
+import { API_TABLES, clampApiVersions, decodeRequest, denyResponse, encodeStruct, Reader, Writer, isFlexible } from './index.js';
 
 const FIX = new URL('../../test/fixtures/kafka/', import.meta.url).pathname;
 interface Fixture {
@@ -167,7 +168,7 @@ test('ApiVersions responses are clamped in place to the tables (Produce/Fetch st
       if (flex) w.uvarint(0);
       const buf = Buffer.from(w.done());
       clampApiVersions(buf, flex ? 3 : 2);
-      const r = new (require('./wire.ts') as typeof import('./wire.js')).Reader(buf, 6);
+      const r = new Reader(buf, 6);
       const n = r.arrayCount(flex, false, 6, 'ApiKeys');
       const got: Array<[number, number, number]> = [];
       for (let i = 0; i < n; i++) {
@@ -177,4 +178,38 @@ test('ApiVersions responses are clamped in place to the tables (Produce/Fetch st
       assert.deepEqual(got, [[0, 3, 12], [1, 4, 12], [3, 0, 12], [18, 0, 4], [60, 0, 1]]);
     });
   }
+});
+
+test('codec fuzz: 20000 random and mutated frames only ever fail with a typed Kafka error', () => {
+  const seed = Number(process.env.TENDRIL_FUZZ_SEED ?? Date.now() % 0xffffffff);
+  let x = seed >>> 0 || 1;
+  const rand = (): number => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x / 0x100000000;
+  };
+  const bases = fixtures.map(frame);
+  let decoded = 0;
+  for (let i = 0; i < 20000; i++) {
+    let b: Buffer;
+    if (i % 5 === 4) b = Buffer.from(Array.from({ length: Math.floor(rand() * 80) }, () => Math.floor(rand() * 256)));
+    else {
+      b = Buffer.from(bases[Math.floor(rand() * bases.length)]!);
+      for (let k = 0, n = 1 + Math.floor(rand() * 3); k < n; k++) b[Math.floor(rand() * b.length)] = Math.floor(rand() * 256);
+      if (rand() < 0.3) b = b.subarray(0, Math.floor(rand() * b.length));
+    }
+    try {
+      const d = decodeRequest(b);
+      decoded++;
+      denyResponse(d);
+    } catch (err) {
+      if (!isTendrilError(err) || (err.code !== 'TND_KAFKA_TRUNCATED' && err.code !== 'TND_KAFKA_MALFORMED')) {
+        assert.fail(`seed ${seed}, iteration ${i}: untyped failure ${String(err)} on ${b.toString('hex')}`);
+      }
+    }
+  }
+  assert.ok(decoded > 0 && decoded < 20000, `seed ${seed}: ${decoded} decoded`);
 });

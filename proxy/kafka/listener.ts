@@ -17,7 +17,7 @@ import { nowNs } from '../../observe/index.js';
 import type { ConnectionPolicy, PolicyEngine, Verdict } from '../../policy/api.js';
 import { connContext, type DescribeEndpoint, type FlowConnContext } from '../flows.js';
 import type { RedirectSource, RedirectTarget } from '../redirect-source.js';
-import { apiKeyName } from './apis.js';
+import { apiKeyName, apiTable } from './apis.js';
 import { denyResponse } from './deny.js';
 import { emitMalformed, emitRequest, emitResponse, type KafkaFlowFacts } from './flows.js';
 import { decodeRequest, readRequestHeader, type DecodedRequest, type RequestHeader } from './request.js';
@@ -270,7 +270,10 @@ class KafkaConnection {
       try {
         decoded = decodeRequest(body, header);
       } catch (err) {
-        if (header.apiKey !== 18 && (this.strict || header.apiKey === 0)) {
+        // ApiVersions newer than the table is judged on its header and forwarded (the broker
+        // answers with its own version range); one the table covers must decode like any request.
+        const newerApiVersions = header.apiKey === 18 && apiTable(18, header.apiVersion) === null;
+        if (!newerApiVersions && (this.strict || header.apiKey === 0)) {
           this.malformed(header, err);
           return;
         }

@@ -60,7 +60,7 @@ export class KafkaTestBroker {
   /** Requests that failed to decode (the broker closed the connection). */
   readonly errors: string[] = [];
 
-  constructor(private readonly opts: KafkaBrokerOptions) {
+  constructor(readonly opts: KafkaBrokerOptions) {
     this.server = net.createServer({ noDelay: true }, (s) => this.onConnection(s));
   }
 
