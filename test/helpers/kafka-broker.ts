@@ -163,7 +163,10 @@ export class KafkaTestBroker {
       case 18:
         return {
           ErrorCode: 0,
-          ApiKeys: [...API_TABLES.values()].map((t) => ({ ApiKey: t.key, MinVersion: 0, MaxVersion: t.key === 18 ? 3 : t.versions[1] })),
+          // A Kafka 3.9 broker's ranges: Fetch up to 17 and DeleteTopics up to 6 name topics by id
+          // only; a client talking through the proxy never sees them (clamped), one talking
+          // directly never picks them (kafkajs and librdkafka 2.0 stop below).
+          ApiKeys: [...API_TABLES.values()].map((t) => ({ ApiKey: t.key, MinVersion: 0, MaxVersion: t.key === 1 ? 17 : t.key === 20 ? 6 : t.key === 18 ? 3 : t.versions[1] })),
         };
       case 3: {
         const auto = v < 4 || b.AllowAutoTopicCreation === true;
