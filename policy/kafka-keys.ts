@@ -27,12 +27,8 @@ export const TOPIC_KEYS: ReadonlySet<number> = new Set(
     .concat([34 /* alterreplicalogdirs */, 35 /* describelogdirs */, 37 /* createpartitions */]),
 );
 
-/**
- * Topic-carrying keys whose topics are extracted: Cilium's six (0, 1, 2, 3, 8, 9) plus
- * CreateTopics, DeleteTopics, DeleteRecords and OffsetForLeaderEpoch, which Tendril's proxy
- * decodes too (docs/kafka.md, kafka-dns K4), so a topic rule covers them.
- */
-export const PARSED_TOPIC_KEYS: ReadonlySet<number> = new Set([0, 1, 2, 3, 8, 9, 19, 20, 21, 23]);
+/** Topic-carrying keys whose topics Cilium's parser extracts. */
+export const PARSED_TOPIC_KEYS: ReadonlySet<number> = new Set([0, 1, 2, 3, 8, 9]);
 
 export function kafkaKeyByName(name: string): number | undefined {
   return KAFKA_API_KEYS[name.toLowerCase()];
