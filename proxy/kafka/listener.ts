@@ -18,7 +18,7 @@ import type { ConnectionPolicy, PolicyEngine, Verdict } from '../../policy/api.j
 import { connContext, type DescribeEndpoint, type FlowConnContext } from '../flows.js';
 import type { RedirectSource, RedirectTarget } from '../redirect-source.js';
 import { apiKeyName, apiTable } from './apis.js';
-import { denyResponse } from './deny.js';
+import { denyErrorCode, denyResponse } from './deny.js';
 import { emitMalformed, emitRequest, emitResponse, type KafkaFlowFacts } from './flows.js';
 import { decodeRequest, readRequestHeader, type DecodedRequest, type RequestHeader } from './request.js';
 import { clampApiVersions, rewriteBrokers, type Advertised } from './rewrite.js';
@@ -293,7 +293,7 @@ class KafkaConnection {
     }
     this.l.stats.denied++;
     const deny = decoded && !acksZero ? denyResponse(decoded) : null;
-    emitRequest(this.l.deps.flows, this.ctx, facts, verdict, deny?.errorCode ?? 0);
+    emitRequest(this.l.deps.flows, this.ctx, facts, verdict, deny?.errorCode ?? (decoded ? (denyErrorCode(decoded) ?? 0) : 0));
     if (!deny) {
       // acks=0 produce (no response expected: the broker's own signal is a close), ApiVersions,
       // or an API with no deny shape.
