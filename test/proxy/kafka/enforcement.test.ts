@@ -21,6 +21,18 @@ import { kafkaFrom, writeKafkaFiles } from './harness.js';
 const SUBNET = 205;
 
 function policyText(rules: string): string {
+  if (rules === '') {
+    return `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: kafka-l4, namespace: orders}
+spec:
+  endpointSelector: {matchLabels: {app: kafka}}
+  ingress:
+  - fromEndpoints: [{matchLabels: {app: order-processor}}]
+    toPorts:
+    - ports: [{port: "9092", protocol: TCP}]
+`;
+  }
   return `apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
 metadata: {name: kafka-rules, namespace: orders}
@@ -178,4 +190,17 @@ test('pipelined requests: the deny is answered in correlation order between forw
     const md = decodeStruct(API_TABLES.get(3)!.response, 6, false, new Reader(r.frames[1]!, 4));
     assert.deepEqual((md.Brokers as Rec[]).map((b) => `${String(b.Host)}:${String(b.Port)}`), [h.bootstrap]);
   });
+});
+
+test('a port with no Kafka rules (L4 allow) relays after the framing checks: any topic works, a bad size still closes', { timeout: 60_000 }, async (t) => {
+  const h = await setup(t, '');
+  const p = kafkaFrom(h.src, [h.bootstrap]).producer();
+  await p.connect();
+  await p.send({ topic: 'any.topic', messages: [{ value: 'x' }] });
+  await p.disconnect();
+  assert.equal(h.broker.recordCount('any.topic'), 1);
+  const before = h.broker.frames.length;
+  const r = await pipeline(h.addr, h.src, Buffer.from([0xff, 0xff, 0xff, 0xff]), 1);
+  assert.equal(r.closed, true);
+  assert.equal(h.broker.frames.length, before);
 });
