@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   TND_OBSERVE_LISTEN: 'an observability listener (Observer gRPC API or metrics) could not bind its address',
   TND_WIREGUARD_KEY: 'the WireGuard key file is corrupt, unreadable or readable by others (the path is named, never its content)',
   TND_WIREGUARD_UNSUPPORTED: 'encryption.enabled asks for WireGuard but this machine has no usable backend (wireguard-go + /dev/net/tun, root)',
+  TND_KAFKA_MALFORMED: 'a Kafka frame is malformed (bad length, overlong varint, leftover bytes, or an API version with no table)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

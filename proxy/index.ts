@@ -14,6 +14,7 @@ import { HttpListener, type HttpListenerStats } from './http/http-listener.js';
 import { resolveProxyOptions, type ProxyOptions } from './options.js';
 import type { RedirectSource } from './redirect-source.js';
 import { UpstreamPools } from './upstream.js';
+import { KafkaListener, type KafkaListenerStats } from './kafka/listener.js';
 
 export { ExplicitRedirectSource, normalizeIp, type RedirectSource, type RedirectTarget, type RedirectPeer } from './redirect-source.js';
 export { explicitRedirects, parseDestination, parseAddress, type ExplicitRedirectSpec } from './explicit-config.js';
@@ -25,9 +26,11 @@ export { ACCESS_DENIED_BODY } from './deny.js';
 export interface ProxyRedirect {
   /** Address to listen on (port 0 = any; the bound port is in `listeners[i].address`). */
   listen: HostPort;
-  protocol: 'http';
+  protocol: 'http' | 'kafka';
   /** Who is talking and where they meant to go, per accepted connection. */
   source: RedirectSource;
+  /** Kafka, explicit mode: broker addresses in Metadata/FindCoordinator responses become this ('listen' = the bound listen address). */
+  advertise?: { host: string; port: number } | 'listen';
 }
 
 export interface StartProxyArgs {
@@ -44,9 +47,9 @@ export interface StartProxyArgs {
 }
 
 export interface RunningListener {
-  protocol: 'http';
+  protocol: 'http' | 'kafka';
   address: HostPort;
-  stats: HttpListenerStats;
+  stats: HttpListenerStats | KafkaListenerStats;
 }
 
 export interface RunningProxy {
@@ -60,7 +63,7 @@ export async function startProxy(args: StartProxyArgs): Promise<RunningProxy> {
   const options = resolveProxyOptions(args.limits);
   const log = args.log.child({ component: 'proxy' });
   const pools = new UpstreamPools(options);
-  const started: HttpListener[] = [];
+  const started: (HttpListener | KafkaListener)[] = [];
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
@@ -69,6 +72,22 @@ export async function startProxy(args: StartProxyArgs): Promise<RunningProxy> {
     })());
   try {
     for (const r of args.redirects) {
+      if (r.protocol === 'kafka') {
+        const k = new KafkaListener({
+          listen: r.listen,
+          redirects: r.source,
+          engine: args.engine,
+          flows: args.flows,
+          log,
+          describe: args.describe ?? describeByName,
+          nodeName: args.nodeName ?? '',
+          ...(r.advertise ? { advertise: r.advertise } : {}),
+        });
+        await k.start();
+        started.push(k);
+        log.info({ listen: `${k.address.host}:${k.address.port}`, protocol: r.protocol }, 'proxy listener started');
+        continue;
+      }
       const l = new HttpListener({
         listen: r.listen,
         redirects: r.source,
@@ -89,9 +108,10 @@ export async function startProxy(args: StartProxyArgs): Promise<RunningProxy> {
     throw err;
   }
   return {
-    listeners: started.map((l) => ({ protocol: 'http' as const, address: l.address, stats: l.stats })),
+    listeners: started.map((l) => ({ protocol: l instanceof KafkaListener ? ('kafka' as const) : ('http' as const), address: l.address, stats: l.stats })),
     close,
   };
 }
 export { describeFromWorld, type WorldEndpointsView } from './describe-world.js';
 export { proxyOptionsFromConfig } from './config-options.js';
+export { KafkaListener, DEFAULT_MAX_FRAME_BYTES, type KafkaListenerStats } from './kafka/listener.js';

@@ -47,9 +47,9 @@ export function registerProxy(program: Command, io: CliIO): void {
     .option('--encoded-slashes <mode>', '%2F/%5C in paths: reject (400) or keep', 'reject')
     .option('--backslash <mode>', 'raw \\ in paths: reject (400) or slash (treat as /)', 'reject')
     .action(async (opts: ProxyCliOptions) => {
-      if (opts.protocol !== 'http') {
-        if (['grpc', 'kafka', 'dns'].includes(opts.protocol)) {
-          throw new CliExit(EXIT.USAGE, `error: TND_CLI_USAGE: --protocol ${opts.protocol} is not supported by this build yet (http only)`);
+      if (opts.protocol !== 'http' && opts.protocol !== 'kafka') {
+        if (['grpc', 'dns'].includes(opts.protocol)) {
+          throw new CliExit(EXIT.USAGE, `error: TND_CLI_USAGE: --protocol ${opts.protocol} is not supported by this build yet (http and kafka only)`);
         }
         throw new CliExit(EXIT.USAGE, `error: TND_CLI_USAGE: --protocol must be http, grpc, kafka or dns, got ${JSON.stringify(opts.protocol)}`);
       }
@@ -100,7 +100,8 @@ export function registerProxy(program: Command, io: CliIO): void {
           redirects: [
             {
               listen,
-              protocol: 'http',
+              protocol: opts.protocol === 'kafka' ? 'kafka' : 'http',
+              ...(opts.protocol === 'kafka' ? { advertise: 'listen' as const } : {}),
               source: new proxyLib.ExplicitRedirectSource(
                 { destinationEndpoint: dst.endpoint, destinationPort: dst.port, upstream, ...(dstIp ? { destinationIp: dstIp } : {}) },
                 (ip) => e.endpointByIp(ip),
@@ -113,7 +114,7 @@ export function registerProxy(program: Command, io: CliIO): void {
         throw err;
       }
       const a = proxy.listeners[0]!.address;
-      io.stderr.write(`tendril proxy listening on ${a.host}:${a.port} (http) for ${dst.endpoint}:${dst.port}, upstream ${upstream.host}:${upstream.port}\n`);
+      io.stderr.write(`tendril proxy listening on ${a.host}:${a.port} (${opts.protocol}) for ${dst.endpoint}:${dst.port}, upstream ${upstream.host}:${upstream.port}\n`);
       const running = proxy;
       await new Promise<void>((resolve) => {
         const onSignal = (): void => {
