@@ -4,3 +4,4 @@
  */
 export { loadConfig, durationMs, DEFAULT_CONFIG_FILE, type ConfigSources } from './load.js';
 export { configSchema, HUBBLE_METRICS_SEED, type Config } from './schema.js';
+export { refuseUnsupported, unsupportedIn, UNSUPPORTED, PROXY_PROTOCOLS, type UnsupportedRow } from './unsupported.js';

@@ -8,6 +8,7 @@ import { createWriteStream } from 'node:fs';
 import type { Command } from 'commander';
 import { AggregateInputError, isTendrilError } from '../../core/index.js';
 import { CliExit, EXIT, type CliIO } from './context.js';
+import { PROXY_PROTOCOLS } from '../../config/index.js';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
@@ -47,9 +48,9 @@ export function registerProxy(program: Command, io: CliIO): void {
     .option('--encoded-slashes <mode>', '%2F/%5C in paths: reject (400) or keep', 'reject')
     .option('--backslash <mode>', 'raw \\ in paths: reject (400) or slash (treat as /)', 'reject')
     .action(async (opts: ProxyCliOptions) => {
-      if (opts.protocol !== 'http') {
+      if (!PROXY_PROTOCOLS.includes(opts.protocol)) {
         if (['grpc', 'kafka', 'dns'].includes(opts.protocol)) {
-          throw new CliExit(EXIT.USAGE, `error: TND_CLI_USAGE: --protocol ${opts.protocol} is not supported by this build yet (http only)`);
+          throw new CliExit(EXIT.USAGE, `error: TND_CONFIG_UNSUPPORTED: --protocol ${opts.protocol}: the proxy parses only ${PROXY_PROTOCOLS.join(', ')}; grpc, kafka and dns are not available`);
         }
         throw new CliExit(EXIT.USAGE, `error: TND_CLI_USAGE: --protocol must be http, grpc, kafka or dns, got ${JSON.stringify(opts.protocol)}`);
       }
