@@ -38,13 +38,13 @@ function net4or6(host: string): boolean {
   return /^[A-Za-z0-9.\-:[\]]+$/.test(host);
 }
 
-/** Builds one listener definition per redirect (http only in this build). */
+/** Builds one listener definition per redirect (http only: the proxy parses only HTTP/1.1). */
 export function explicitRedirects(specs: readonly ExplicitRedirectSpec[], endpointByIp: EndpointLookup, field = 'standalone.redirects'): ProxyRedirect[] {
   return specs.map((s, i) => {
     const f = `${field}[${i}]`;
     const protocol = s.protocol ?? 'http';
     if (protocol !== 'http') {
-      throw new TendrilError('TND_CONFIG_INVALID', `${f}.protocol: ${protocol} is not supported by this build yet (http only)`, { field: `${f}.protocol` });
+      throw new TendrilError('TND_CONFIG_INVALID', `${f}.protocol: ${protocol}: the proxy parses only http`, { field: `${f}.protocol` });
     }
     const listen = parseAddress(s.listen, `${f}.listen`, true);
     const dst = parseDestination(s.destination, `${f}.destination`);

@@ -1,5 +1,5 @@
 /**
- * `tendril proxy`: one L7 redirect in the foreground (shared/spec/proxy-contract.md). Loads
+ * `tendril proxy`: one L7 redirect in the foreground (docs/reference/proxy-contract.md). Loads
  * policies + world like `policy trace` (same exit 2 messages), starts one proxy listener, prints a
  * `listening` line on stderr, writes flows as JSON lines with `--flows`, and exits 0 on
  * SIGINT/SIGTERM after closing the listener.
@@ -36,7 +36,7 @@ function inputError(err: unknown): never {
 export function registerProxy(program: Command, io: CliIO): void {
   program
     .command('proxy')
-    .description('run the L7 proxy for one redirect in the foreground (shared/spec/proxy-contract.md)')
+    .description('run the L7 proxy for one redirect in the foreground (docs/reference/proxy-contract.md)')
     .requiredOption('--policies <path>', 'policy file or directory (repeatable)', collect, [])
     .requiredOption('--world <file>', 'world.yaml: namespaces, endpoints, fqdns, entities')
     .requiredOption('--listen <host:port>', 'address the proxy listens on, e.g. 127.0.0.1:15080')
