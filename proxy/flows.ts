@@ -1,5 +1,5 @@
 /**
- * Flow records the HTTP proxy emits (Hubble field names, shared/spec/hubble-compat.md §2):
+ * Flow records the HTTP proxy emits (Hubble field names, docs/reference/hubble-compat.md §2):
  * - a REQUEST flow per judged request: FORWARDED, or DROPPED with POLICY_DENIED and the deciding
  *   policy (`ingress_denied_by` / `egress_denied_by`) from the Verdict;
  * - a RESPONSE flow per answered request with `code` and `latency_ns` (is_reply=true, sides

@@ -20,7 +20,7 @@ import type net from 'node:net';
 
 /** One side of a redirected connection. */
 export interface RedirectPeer {
-  /** IP address (IPv4 dotted form for now). */
+  /** IP address (IPv4 dotted form). */
   ip: string;
   port: number;
   /** `<namespace>/<pod>` when the address belongs to an endpoint, null for `world`. */

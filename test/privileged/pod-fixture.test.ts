@@ -1,5 +1,5 @@
 /**
- * The pod fixture itself (issue 2): two pods in their own netns + child cgroup, an HTTP request
+ * The pod fixture itself: two pods in their own netns + child cgroup, an HTTP request
  * from one to a node:http server in the other (routed through the run's node netns), and a
  * teardown that leaves no netns, cgroup or pin dir behind.
  */

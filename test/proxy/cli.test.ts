@@ -1,5 +1,5 @@
 /**
- * `tendril proxy` exactly as shared/spec/proxy-contract.md says: flags, the `listening` line on
+ * `tendril proxy` exactly as docs/reference/proxy-contract.md says: flags, the `listening` line on
  * stderr, JSON-lines flows with Hubble field names, exit 0 on SIGTERM/SIGINT, exit 2 on invalid
  * policies/world/flags.
  */

@@ -1,5 +1,5 @@
 /**
- * The smuggling and normalization attack table (shared/spec/http-hardening.md sections 1-8):
+ * The smuggling and normalization attack table (docs/reference/http-hardening.md sections 1-8):
  * every row is sent as raw bytes from the checkout pod (allowed GET /api/v1/payments/.* and
  * POST /api/v1/payments by the seed policy), and asserts the proxy's answer AND that the upstream
  * never received the forbidden request (its marker never appears in the upstream's raw bytes).
