@@ -63,11 +63,21 @@ export class Agent {
       uptimeSeconds: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
       ready: this.ready().ready,
       policy: this.policy?.summary ?? null,
-      kubeProxyReplacement: this.config.kubeProxyReplacement,
+      // Measured, not configured: socket LB replaces kube-proxy only while the datapath runs.
+      kubeProxyReplacement: this.config.kubeProxyReplacement && this.running('datapath'),
       hubble: { enabled: this.config.hubble.enabled, listenAddress: this.config.hubble.listenAddress, metrics: this.config.hubble.metrics },
-      encryption: this.config.encryption,
+      // Measured: only a running WireGuard component encrypts anything.
+      encryption: this.running('wireguard') ? { enabled: true, type: 'wireguard' } : { enabled: false },
       components: Object.fromEntries(this.started.map((c) => [c.name, c.status?.() ?? { running: true }])),
     };
+  }
+
+  /** True when the named component started and reports itself running. */
+  private running(name: string): boolean {
+    const c = this.started.find((x) => x.name === name);
+    if (!c) return false;
+    const st = c.status?.() as { running?: boolean } | undefined;
+    return st?.running !== false;
   }
 
   /** Stops components in reverse start order; idempotent. */

@@ -5,7 +5,7 @@
  * redirect table (transparent through the datapath's tuple map when it runs, explicit otherwise).
  */
 import type { Logger } from 'pino';
-import { durationMs, type Config } from '../config/index.js';
+import type { Config } from '../config/index.js';
 import { endpointIdentityNumbers } from '../policy/index.js';
 import { createObservability, NULL_SINK, type FlowSink } from '../observe/index.js';
 import { describeFromWorld, explicitRedirects, proxyOptionsFromConfig, startProxy, type RunningProxy } from '../proxy/index.js';
@@ -23,7 +23,7 @@ export function buildComponents(ctx: { config: Config; log: Logger; policy: Load
 
   // Validated now (before anything listens) so a bad redirect fails the start as a whole.
   const redirects = explicitRedirects(config.standalone.redirects, (ip) => policy.engine.endpointByIp(ip));
-  const proxyOptions = proxyOptionsFromConfig(config.proxy, durationMs);
+  const proxyOptions = proxyOptionsFromConfig(config.proxy);
   let proxy: RunningProxy | null = null;
   const datapath = datapathComponent({ config, log, policy, flows: sinkRef.sink });
 

@@ -8,7 +8,7 @@
  * Kubernetes: a node source calls `setNodes()` and publishes `onPublicKey()` in the same annotation.
  */
 import type { Logger } from 'pino';
-import { durationMs, type Config } from '../config/index.js';
+import type { Config } from '../config/index.js';
 import { TendrilError } from '../core/index.js';
 import type { WorldNode } from '../policy/index.js';
 import { WireGuardManager, nodeFromAnnotations, wireguardSupport, type NodeInfo, type PublicKey, type ReconcileResult } from '../wireguard/index.js';
@@ -51,7 +51,7 @@ export function encryptionComponent(args: { config: Config; log: Logger; worldNo
     nodeName: args.config.nodeName,
     ifname: enc.wireguard.interface,
     listenPort: enc.wireguard.port,
-    persistentKeepalive: Math.round(durationMs(enc.wireguard.persistentKeepalive) / 1000),
+    persistentKeepalive: Math.round(enc.wireguard.persistentKeepalive / 1000),
     stateDir: enc.wireguard.stateDir,
     wireguardGo: support.binary,
     refreshMs: args.refreshMs ?? 5000,

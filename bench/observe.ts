@@ -295,7 +295,7 @@ async function benchProxy(log: (l: string) => void, dir: string): Promise<void> 
   // wrk cannot bind a source address: 127.0.0.1 is a checkout pod in this world.
   const files = writeSeedFiles(178, ['127.0.0.1']);
   const obs = createObservability({
-    config: { enabled: true, listenAddress: '127.0.0.1:0', eventBufferCapacity: 4096, metrics: { enabled: SEED, listenAddress: '127.0.0.1:0' }, store: { enabled: true, path: join(dir, 'proxy.db'), retention: '30d' } },
+    config: { enabled: true, listenAddress: '127.0.0.1:0', eventBufferCapacity: 4096, metrics: { enabled: SEED, listenAddress: '127.0.0.1:0' }, store: { enabled: true, path: join(dir, 'proxy.db'), retention: 30 * 86_400_000 } },
     log: pino({ level: 'silent' }),
     nodeName: 'bench',
     version: 'bench',

@@ -3,7 +3,7 @@
  * payment-service-l7 policy) direct to the upstream (nginx), through `tendril proxy`, and through
  * HAProxy (Debian, nbthread 1, equivalent ACLs), in one run. Reports req/s at 1 and 64
  * connections, p50/p99, CPU seconds per 10k requests of each proxy process (from /proc), and the
- * ratios to direct and to HAProxy. Issue 4 targets: throughput per CPU-second >= 50% of HAProxy's,
+ * ratios to direct and to HAProxy. Targets (docs/proxy.md): throughput per CPU-second >= 50% of HAProxy's,
  * p99 added latency < 1 ms at 64 connections.
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';

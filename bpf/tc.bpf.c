@@ -3,7 +3,8 @@
  * tc.bpf.o: L3/L4 enforcement on a pod's veth (the pod-side end, inside the pod netns).
  *   tnd_tc_ingress   packets INTO the pod: replies of pod-initiated flows pass (tendril_ct);
  *                    otherwise (peer identity, proto, port) is looked up in the endpoint's
- *                    policy; a deny or a miss under enforcement drops and emits a ring-buffer event
+ *                    policy; a deny, an auth-required entry or a miss under enforcement drops and
+ *                    emits a ring-buffer event
  *   tnd_tc_egress    packets OUT of the pod: records the flow so its replies pass ingress
  */
 #include "build/vmlinux.h"
@@ -108,6 +109,12 @@ int tnd_tc_ingress(struct __sk_buff *skb)
 	__u32 src_id = sid ? sid->identity : TD_ID_WORLD;
 	__u32 ep_id = ep->ep_id, dst_id = ep->identity;
 	struct td_policy_val *v = td_policy_find(ep_id, src_id, p.dport, p.proto);
+	if (v && v->verdict == TD_VERDICT_AUTH) {
+		/* the rule requires mutual authentication and no auth entry exists for the pair */
+		td_stat_inc(TD_STAT_TC_DROP);
+		td_emit_drop(skb, &p, TD_DROP_AUTH_REQUIRED, src_id, dst_id, v->policy_id);
+		return TD_TC_ACT_SHOT;
+	}
 	if (v && v->verdict != TD_VERDICT_DENY) {
 		td_stat_inc(TD_STAT_TC_ALLOW);
 		return TD_TC_ACT_OK;   /* ALLOW, or REDIRECT (the socket hook already steered it) */

@@ -8,8 +8,8 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject } from 'ajv';
 import { LineCounter, parseDocument, parse as parseYamlValue, isMap, isSeq, type Node } from 'yaml';
-import { TendrilError } from '../core/index.js';
-import { configSchema, type Config } from './schema.js';
+import { TendrilError, parseDurationMs } from '../core/index.js';
+import { configSchema, duration, type Config } from './schema.js';
 
 /** Where each layer comes from. All optional; missing layers are skipped. */
 export interface ConfigSources {
@@ -54,6 +54,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   if (!validate(merged)) {
     throw new TendrilError('TND_CONFIG_INVALID', `invalid configuration:\n  ${formatErrors(validate.errors ?? [], { source: 'merged configuration', value: merged }).join('\n  ')}`);
   }
+  parseDurations(merged, configSchema as unknown as SchemaNode, []);
   const config = merged as unknown as Config;
   // Defaults for paths are relative to the shipped config folder.
   const shippedDir = dirname(DEFAULT_CONFIG_FILE);
@@ -216,10 +217,16 @@ function deepFreeze<T>(obj: T): T {
   return obj;
 }
 
-/** Parses `10s`, `250ms`, `30d` into milliseconds. */
-export function durationMs(value: string): number {
-  const m = /^([0-9]+)(ms|s|m|h|d)$/.exec(value);
-  if (!m) throw new TendrilError('TND_CONFIG_INVALID', `invalid duration ${JSON.stringify(value)}`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms'];
-  return Number(m[1]) * unit;
+interface SchemaNode {
+  pattern?: string;
+  properties?: Record<string, SchemaNode>;
+}
+
+/** Replaces every duration string (a property whose schema is `duration`) by its milliseconds. */
+function parseDurations(value: Record<string, Json>, schema: SchemaNode, path: string[]): void {
+  for (const [key, sub] of Object.entries(schema.properties ?? {})) {
+    const v = value[key];
+    if (sub.pattern === duration.pattern && typeof v === 'string') value[key] = parseDurationMs(v, [...path, key].join('.'));
+    else if (sub.properties && v && typeof v === 'object' && !Array.isArray(v)) parseDurations(v as Record<string, Json>, sub, [...path, key]);
+  }
 }

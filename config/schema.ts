@@ -4,10 +4,13 @@
  * encryption.*, k8sServiceHost/Port); Tendril-only keys are grouped under `standalone`,
  * `proxy`, `datapath`, `health` and `log`.
  */
+import { DURATION_PATTERN } from '../core/index.js';
+
 export const HUBBLE_METRICS_SEED = ['dns:query;ignoreAAAA', 'drop', 'tcp', 'flow', 'port-distribution', 'icmp', 'http'];
 
 const hostPort = { type: 'string', pattern: '^[^\\s:]+:[0-9]{1,5}$' } as const;
-const duration = { type: 'string', pattern: '^[0-9]+(ms|s|m|h|d)$' } as const;
+/** Durations are strings in YAML (core/duration.ts grammar) and milliseconds in the loaded Config. */
+export const duration = { type: 'string', pattern: DURATION_PATTERN } as const;
 
 export const configSchema = {
   type: 'object',
@@ -161,11 +164,12 @@ export interface Config {
   proxy: {
     maxHeaderBytes: number;
     maxHeaderCount: number;
-    headersTimeout: string;
-    requestTimeout: string;
-    idleTimeout: string;
-    upstreamConnectTimeout: string;
-    upstreamResponseTimeout: string;
+    /** Durations: milliseconds after loading (written as `10s`, `5m`, ... in YAML). */
+    headersTimeout: number;
+    requestTimeout: number;
+    idleTimeout: number;
+    upstreamConnectTimeout: number;
+    upstreamResponseTimeout: number;
     /** What to do with %2F / %5C in paths: reject with 400 (default, the hardened pipeline) or keep them encoded (Envoy's default). */
     encodedSlashes: 'keep' | 'reject';
   };
@@ -179,12 +183,13 @@ export interface Config {
     metrics: { enabled: string[]; listenAddress: string };
     relay: { enabled: boolean };
     ui: { enabled: boolean };
-    store: { enabled: boolean; path: string; retention: string };
+    /** `retention`: milliseconds after loading (written as `30d` in YAML). */
+    store: { enabled: boolean; path: string; retention: number };
   };
   encryption: {
     enabled: boolean;
     type: 'wireguard';
     /** Device, port and key folder of the WireGuard manager (docs/wireguard.md). */
-    wireguard: { interface: string; port: number; persistentKeepalive: string; stateDir: string };
+    wireguard: { interface: string; port: number; /** milliseconds */ persistentKeepalive: number; stateDir: string };
   };
 }

@@ -5,3 +5,4 @@
 export * from './errors.js';
 export * from './codes.js';
 export * from './types.js';
+export * from './duration.js';

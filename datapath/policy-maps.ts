@@ -16,7 +16,8 @@ export interface PolicyEntry {
   port: number;
   /** 6 TCP, 17 UDP, 0 any. */
   proto: number;
-  verdict: 'allow' | 'deny' | 'redirect';
+  /** `auth`: allowed once the pair is authenticated; tc drops it with AUTH_REQUIRED (docs/datapath.md). */
+  verdict: 'allow' | 'deny' | 'redirect' | 'auth';
   /** `namespace/name` of the deciding policy. */
   policy?: string;
   proxyPort?: number;
@@ -32,7 +33,7 @@ export interface RedirectEntry {
   policy?: string;
 }
 
-const VERDICT_NUM = { allow: 1, deny: 2, redirect: 3 } as const;
+const VERDICT_NUM = { allow: 1, deny: 2, redirect: 3, auth: 4 } as const;
 
 export class PolicyIds {
   private readonly byName = new Map<string, number>();

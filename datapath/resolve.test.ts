@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolvePolicy } from './resolve.js';
 import { dropEventToFlow } from './drop-flow.js';
-import { shopEngine, SHOP_PORTS } from '../test/helpers/shop-policy.js';
+import { shopEngine, shopAuthEngine, SHOP_PORTS, SHOP_AUTH_PORTS } from '../test/helpers/shop-policy.js';
 
 const eps = [
   { name: 'shop/client', ip: '10.250.1.2', identity: 1001, epId: 1 },
@@ -34,6 +34,17 @@ test('resolvePolicy without a proxy for an L7 port falls back to an L4 allow', (
   const r = resolvePolicy(engine, eps, SHOP_PORTS, { proxyFor: () => null });
   assert.ok(r.endpoints.get(2)!.entries.some((e) => e.port === 8081 && e.verdict === 'allow'));
   assert.deepEqual(r.redirects, []);
+});
+
+test('resolvePolicy: authentication required becomes an auth entry (L4) and stays a redirect (L7)', () => {
+  const engine = shopAuthEngine(eps[0]!.ip, eps[1]!.ip);
+  const withProxy = resolvePolicy(engine, eps, SHOP_AUTH_PORTS, { proxyFor: () => ({ ip: '10.250.2.1', port: 15082 }) });
+  const entries = (r: typeof withProxy, id: number) => r.endpoints.get(2)!.entries.filter((e) => e.identity === id).map((e) => `${e.port}:${e.verdict}:${e.policy ?? ''}`).sort();
+  assert.equal(withProxy.endpoints.get(2)!.enforce, true);
+  assert.deepEqual(entries(withProxy, 1001), ['6060:auth:shop/web-mutual-auth', '8082:redirect:shop/web-mutual-auth']);
+  assert.deepEqual(entries(withProxy, 2), [], 'world is default-denied (no rule allows it)');
+  const noProxy = resolvePolicy(engine, eps, SHOP_AUTH_PORTS, { proxyFor: () => null });
+  assert.deepEqual(entries(noProxy, 1001), ['6060:auth:shop/web-mutual-auth', '8082:auth:shop/web-mutual-auth'], 'no proxy: the L7 port is refused at L4 too');
 });
 
 test('dropEventToFlow names reason and policy; default deny is named default-deny', () => {

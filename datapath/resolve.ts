@@ -5,7 +5,10 @@
  *
  * Semantics: an endpoint is enforced (default deny at tc ingress) when some query against it was
  * denied; a denial that names a policy becomes an explicit deny entry (drop reason 181, the policy
- * id in the event); a default-deny has no entry (miss -> drop reason 133). Ports not listed in
+ * id in the event); a default-deny has no entry (miss -> drop reason 133). Traffic that a rule
+ * allows only after mutual authentication becomes an `auth` entry (drop reason 189,
+ * AUTH_REQUIRED, naming the rule's policy) unless its port is redirected to the L7 proxy, which
+ * denies it per request. Ports not listed in
  * `ports` are denied on enforced endpoints: pass every port the policies and world mention.
  */
 import type { L4Protocol } from '../core/index.js';
@@ -56,6 +59,13 @@ export function resolvePolicy(
       for (const p of ports) {
         const v = engine.connection({ from: src.ref, to: { endpoint: dst.name }, port: p.port, protocol: p.protocol as L4Protocol }).verdict;
         const proto = PROTO[p.protocol];
+        if (v.auth?.denied || (v.allowed && v.authRequired && !(v.l7 && p.protocol === 'TCP' && opts.proxyFor(dst, p)))) {
+          // Mutual authentication is required and nothing authenticates a pair at L4: tc drops it
+          // with AUTH_REQUIRED. An L7 port stays redirected: the proxy answers 403 per request.
+          enforce = true;
+          entries.push({ identity: src.identity, port: p.port, proto, verdict: 'auth', policy: v.auth?.policy ?? v.policy });
+          continue;
+        }
         if (!v.allowed) {
           enforce = true;
           if (v.policy) entries.push({ identity: src.identity, port: p.port, proto, verdict: 'deny', policy: v.policy });

@@ -2,7 +2,7 @@
  * Pin roots on bpffs. libbpf pins LIBBPF_PIN_BY_NAME maps under the object's pin_root_path, which
  * must be on a bpf filesystem. When /sys/fs/bpf is a bpffs (the usual case) a per-run folder
  * under it is used; when it is not mounted (seen on some CI VMs), a PRIVATE bpffs is mounted at a
- * per-run folder instead (shared/spec/datapath-facts.md §1: "a second bpffs can be mounted
+ * per-run folder instead (docs/reference/datapath-facts.md §1: "a second bpffs can be mounted
  * anywhere") and unmounted on release. Never mounts over /sys/fs/bpf.
  */
 import { execFileSync } from 'node:child_process';

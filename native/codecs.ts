@@ -83,8 +83,8 @@ export type KeyOf<M extends MapName> = (typeof MAPS)[M]['key'] extends Codec<inf
 export type ValueOf<M extends MapName> = (typeof MAPS)[M]['value'] extends Codec<infer V> ? V : never;
 
 /** Mirrors of the enums in tendril.h (checked against BTF enums in codecs.test.ts). */
-export const VERDICT = { ALLOW: 1, DENY: 2, REDIRECT: 3 } as const;
-export const DROP_REASON = { POLICY: 133, POLICY_DENY: 181 } as const;
+export const VERDICT = { ALLOW: 1, DENY: 2, REDIRECT: 3, AUTH: 4 } as const;
+export const DROP_REASON = { POLICY: 133, POLICY_DENY: 181, AUTH_REQUIRED: 189 } as const;
 export const EP_FLAGS = { ENFORCE_INGRESS: 1 } as const;
 export const CONFIG_FLAGS = { SOCKMAP: 1, REDIRECT: 2 } as const;
 export const RESERVED_IDENTITY = { UNKNOWN: 0, HOST: 1, WORLD: 2 } as const;

@@ -1,6 +1,6 @@
 /**
  * Wire constants of Hubble's flow.proto (Cilium 1.14 protos, as used by the hubble v0.12 CLI)
- * with name<->number helpers. Source: shared/spec/hubble-compat.md §2.1-§2.2.
+ * with name<->number helpers. Source: docs/reference/hubble-compat.md §2.1-§2.2.
  * Enum values are carried by NAME in `Flow` (that is how Hubble's JSON output prints them).
  */
 

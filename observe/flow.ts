@@ -3,7 +3,7 @@
  * L7 request/response/denial from the proxy). Field names, nesting and enum spellings are those of
  * Hubble's flow.proto as printed by `hubble observe -o json` (proto field names, enums by name),
  * so a JSON line of a Flow is accepted by `hubble observe --input-file`. Wire numbers live in
- * observe/proto/flow.proto. Source: shared/spec/hubble-compat.md §2.
+ * observe/proto/flow.proto. Source: docs/reference/hubble-compat.md §2.
  *
  * Shape contract (cf. cilium/cilium pkg/proxy/accesslog/record.go): a flow says WHAT was observed
  * (`Type`, `event_type`), WHERE (`traffic_direction`, observation point), BETWEEN WHOM (`source`,

@@ -14,7 +14,6 @@ import { FlowRing } from './ring.js';
 import { FanoutSink, type FlowSink } from './sink.js';
 import { FlowStore } from './store/flow-store.js';
 import { StoreSink } from './store/store-sink.js';
-import { parseDurationMs } from './duration.js';
 
 /** The config slice observe/ needs (`config.hubble`). */
 export type ObserveConfig = Pick<Config['hubble'], 'enabled' | 'listenAddress' | 'eventBufferCapacity' | 'metrics' | 'store'>;
@@ -61,7 +60,7 @@ export function createObservability(opts: ObservabilityOptions): Observability {
       status: () => ({ enabled: false }),
     };
   }
-  const retentionMs = parseDurationMs(config.store.retention, 'hubble.store.retention');
+  const retentionMs = config.store.retention;
   const metrics = config.metrics.enabled.length > 0 ? new FlowMetrics(config.metrics.enabled, ring) : null;
   const fanout = new FanoutSink([ring], (err) => log.error({ err }, 'BUG: a flow sink threw'));
   if (metrics) fanout.add(metrics);

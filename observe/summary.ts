@@ -1,6 +1,6 @@
 /**
  * The `Summary` string Cilium's parser puts in every flow and the hubble CLI prints verbatim as
- * the last column of a compact line. Conventions: shared/spec/hubble-compat.md §3.3.
+ * the last column of a compact line. Conventions: docs/reference/hubble-compat.md §3.3.
  */
 import type { DNS, Flow, Kafka, Layer4, Layer7, TCPFlags } from './flow.js';
 import { icmpv4TypeCode, icmpv6TypeCode } from './icmp.js';

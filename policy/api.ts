@@ -27,6 +27,12 @@ export interface Verdict {
   allowed: boolean;
   /** True when a matching allow rule carries `authentication.mode: required`. */
   authRequired: boolean;
+  /**
+   * Set with `authRequired`: the allow rule that requires authentication. `denied` is true when
+   * the engine itself denies because authentication can never succeed (`test-always-fail`, or a
+   * peer that is not a managed pod); flows then say AUTH_REQUIRED instead of POLICY_DENIED.
+   */
+  auth?: AuthRequirement;
   /** The L7 parser for this (subject, port), or null when the port has no L7 rules. */
   l7: L7Kind | null;
   egress?: SideVerdict;
@@ -36,6 +42,14 @@ export interface Verdict {
   rule?: string;
   /** A sentence a person can act on. */
   reason: string;
+}
+
+/** Which allow rule requires mutual authentication (docs/policy.md, Authentication). */
+export interface AuthRequirement {
+  policy: string;
+  rule: string;
+  side: 'egress' | 'ingress';
+  denied: boolean;
 }
 
 /** A peer named the way world.yaml and cases.yaml name it. */

@@ -5,7 +5,7 @@
  * lookups are one Map hit. `withPolicies` / `withEndpoints` build a new snapshot reusing what a
  * change does not touch; callers swap the reference atomically (readers never see half a change).
  */
-import type { ConnectionPolicy, ConnectionQuery, DnsRequestFacts, HttpRequestFacts, KafkaRequestFacts, PeerRef, PolicyEngine, Verdict } from './api.js';
+import type { ConnectionPolicy, ConnectionQuery, DnsRequestFacts, HttpRequestFacts, KafkaRequestFacts, PeerRef, PolicyEngine, Verdict, AuthRequirement } from './api.js';
 import { TendrilError } from '../core/index.js';
 import { SelectorCache } from './match-peer.js';
 import type { PolicySet, Rule } from './model.js';
@@ -219,7 +219,7 @@ function combineNow(eg: SidePlan | null, ing: SidePlan | null, payload: Payload 
     const parts = [e, i].filter((s): s is SideOutcome => s !== null).map((s) => s.reason);
     reason = parts.length > 0 ? parts.join('; ') : 'neither side is a Cilium endpoint: nothing enforces policy';
   }
-  return {
+  const v: Verdict = {
     allowed,
     authRequired,
     l7,
@@ -229,6 +229,17 @@ function combineNow(eg: SidePlan | null, ing: SidePlan | null, payload: Payload 
     rule: decider?.rule,
     reason,
   };
+  const auth = authOf(eg, ing, denier === e ? 'egress' : 'ingress', denier);
+  if (auth) v.auth = auth;
+  return v;
+}
+
+/** The authentication requirement: the denying side's when it denied for it, else the first side's. */
+function authOf(eg: SidePlan | null, ing: SidePlan | null, denierSide: 'egress' | 'ingress', denier: SideOutcome | null): AuthRequirement | undefined {
+  if (denier) return denier.auth?.denied ? { ...denier.auth, side: denierSide } : undefined;
+  if (eg?.auth) return { ...eg.auth, side: 'egress' };
+  if (ing?.auth) return { ...ing.auth, side: 'ingress' };
+  return undefined;
 }
 
 function side(s: SideOutcome): { verdict: 'allowed' | 'denied'; policy?: string; rule?: string; enforced: boolean } {

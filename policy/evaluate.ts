@@ -22,6 +22,8 @@ export type Payload =
 export interface SideOutcome {
   enforced: boolean;
   allowed: boolean;
+  /** The allow rule requiring authentication; `denied` when the denial is that requirement's. */
+  auth?: { policy: string; rule: string; denied: boolean };
   policy?: string;
   rule?: string;
   reason: string;
@@ -173,20 +175,22 @@ function withAuth(plan: SidePlan, auth: AItem[], peer: Peer, dir: Direction): Si
   if (!plan.allowed || auth.length === 0) return plan;
   const failing = auth.find((i) => i.entry.auth === 'test-always-fail');
   if (failing) {
-    return { ...plan, allowed: false, policy: failing.rule.policy, rule: failing.entry.path, reason: `authentication mode test-always-fail on ${failing.rule.policy} ${failing.entry.path} always fails`, restrict: null };
+    const auth = { policy: failing.rule.policy, rule: failing.entry.path, denied: true };
+    return { ...plan, allowed: false, auth, policy: failing.rule.policy, rule: failing.entry.path, reason: `authentication mode test-always-fail on ${failing.rule.policy} ${failing.entry.path} always fails`, restrict: null };
   }
   if (peer.kind !== 'endpoint') {
     const a = auth[0];
     return {
       ...plan,
       allowed: false,
+      auth: { policy: a.rule.policy, rule: a.entry.path, denied: true },
       policy: a.rule.policy,
       rule: a.entry.path,
       reason: `${a.rule.policy} ${a.entry.path} requires mutual authentication, which ${peer.display} (not a Cilium-managed pod) can never complete on ${dir}`,
       restrict: null,
     };
   }
-  return plan;
+  return { ...plan, auth: { policy: auth[0].rule.policy, rule: auth[0].entry.path, denied: false } };
 }
 
 /** Applies an L7 payload to a plan. */

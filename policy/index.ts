@@ -3,7 +3,7 @@
  * CiliumClusterwideNetworkPolicy), the world model (endpoints, identities), selectors, the
  * resolved engine answering verdicts with Cilium's semantics, batch trace and lint.
  * Pure library: no I/O beyond reading the files it is handed; no knowledge of the agent.
- * See docs/policy.md and shared/spec/policy-semantics.md.
+ * See docs/policy.md and docs/reference/policy-semantics.md.
  */
 export type * from './api.js';
 export { loadPolicies, parsePolicyText, mergePolicySets, listYamlFiles } from './load-policies.js';

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cidrContainsCidr, cidrContainsIp, parseCidr, parseIp } from './cidr.js';
 import { compileMatchPattern, compileMatchName, checkFqdn, normalizeName } from './fqdn.js';
-import { compileRe2 } from './regex.js';
+import { compileRe2, defaultRegexEngine } from './regex.js';
 
 test('cidr: parse and contain (v4, v6, bare IP)', () => {
   const rows: [string, string, boolean][] = [
@@ -65,4 +65,14 @@ test('regex: anchored full match with RE2 syntax, both engines', () => {
     assert.ok(m('foo.bar.com', 'fooXbar.com'));
     for (const bad of ['(', '*GET', '/(?=x)', '(a)\\1']) assert.equal(typeof compileRe2(bad, engine), 'string', `${engine} rejects ${bad}`);
   }
+});
+
+test('regex: the re2 engine really is Google RE2 (the native module loads; no JS fallback)', () => {
+  assert.equal(defaultRegexEngine, 're2', 'the re2 package is a dependency: its native module must load');
+  const c = compileRe2('/api/v1/payments/.*', 're2');
+  assert.equal(typeof c, 'object');
+  assert.equal((c as { engine: string }).engine, 're2');
+  // Behaviour only RE2 has: a repeat count above 1000 is a compile error in RE2, legal in JS.
+  assert.equal(typeof compileRe2('a{1001}', 're2'), 'string', 'RE2 rejects a{1001}');
+  assert.equal(typeof compileRe2('a{1001}', 'js'), 'object', 'JS RegExp accepts a{1001}');
 });

@@ -44,7 +44,7 @@ export function explicitRedirects(specs: readonly ExplicitRedirectSpec[], endpoi
     const f = `${field}[${i}]`;
     const protocol = s.protocol ?? 'http';
     if (protocol !== 'http' && protocol !== 'kafka') {
-      throw new TendrilError('TND_CONFIG_INVALID', `${f}.protocol: ${protocol} is not supported by this build yet (http and kafka only)`, { field: `${f}.protocol` });
+      throw new TendrilError('TND_CONFIG_INVALID', `${f}.protocol: ${protocol} the proxy parses only http and kafka`, { field: `${f}.protocol` });
     }
     const listen = parseAddress(s.listen, `${f}.listen`, true);
     const dst = parseDestination(s.destination, `${f}.destination`);

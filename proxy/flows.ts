@@ -1,5 +1,5 @@
 /**
- * Flow records the HTTP proxy emits (Hubble field names, shared/spec/hubble-compat.md §2):
+ * Flow records the HTTP proxy emits (Hubble field names, docs/reference/hubble-compat.md §2):
  * - a REQUEST flow per judged request: FORWARDED, or DROPPED with POLICY_DENIED and the deciding
  *   policy (`ingress_denied_by` / `egress_denied_by`) from the Verdict;
  * - a RESPONSE flow per answered request with `code` and `latency_ns` (is_reply=true, sides
@@ -13,6 +13,7 @@ import type { Endpoint, Flow, FlowSink, HttpFlowConn, HttpFlowRecord } from '../
 import { buildHttpFlow, nowFlowTime, outcomeFromVerdict } from '../observe/index.js';
 import type { Verdict as PolicyVerdict } from '../policy/api.js';
 import type { RedirectTarget } from './redirect-source.js';
+import { isAuthDenial } from './auth-gate.js';
 
 /** Turns `<namespace>/<pod>` (or null = world) into a flow Endpoint (labels, identity). */
 /** `ip` lets a describer name non-endpoint peers (host, remote-node, kube-apiserver) instead of world. */
@@ -89,7 +90,7 @@ function record(ctx: FlowConnContext, kind: 0 | 1 | 2, req: FlowRequest): HttpFl
 /** REQUEST flow record: FORWARDED or DROPPED (policy denial) with the deciding policy. */
 export function requestRecord(ctx: FlowConnContext, req: FlowRequest, verdict: PolicyVerdict): HttpFlowRecord {
   const r = record(ctx, 0, req);
-  r.outcome = outcomeFromVerdict(verdict);
+  r.outcome = outcomeFromVerdict(verdict, { authFailed: isAuthDenial(verdict) });
   return r;
 }
 

@@ -21,6 +21,7 @@ export { explicitRedirects, parseDestination, parseAddress, type ExplicitRedirec
 export { resolveProxyOptions, DEFAULT_PROXY_OPTIONS, type ProxyOptions } from './options.js';
 export { describeByName, type DescribeEndpoint } from './flows.js';
 export { ACCESS_DENIED_BODY } from './deny.js';
+export { gateAuthentication, isAuthDenial } from './auth-gate.js';
 
 /** One proxy listener to run. */
 export interface ProxyRedirect {

@@ -20,7 +20,7 @@ import type net from 'node:net';
 
 /** One side of a redirected connection. */
 export interface RedirectPeer {
-  /** IP address (IPv4 dotted form for now). */
+  /** IP address (IPv4 dotted form). */
   ip: string;
   port: number;
   /** `<namespace>/<pod>` when the address belongs to an endpoint, null for `world`. */
@@ -38,6 +38,12 @@ export interface RedirectTarget {
   destination: RedirectPeer;
   /** Where allowed traffic is sent (explicit mode: `--upstream`; transparent: the original dst). */
   upstream: { host: string; port: number };
+  /**
+   * Set only by a source that authenticated the peer pair itself (the mTLS tunnel); absent on
+   * every other connection. Traffic under an `authentication.mode: required` rule is denied
+   * without it (proxy/auth-gate.ts).
+   */
+  authenticated?: { type: 'SPIRE'; spiffeId: string };
 }
 
 export interface RedirectSource {

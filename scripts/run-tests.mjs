@@ -2,9 +2,9 @@
 // Runs every *.test.ts in the tree with node's test runner (TypeScript through tsx).
 // Usage: node scripts/run-tests.mjs [substring filters...]
 //   TENDRIL_REQUIRE_PRIVILEGED=1  turns the loud skip of privileged tests into a failure.
-//   TENDRIL_TEST_CONCURRENCY=N    files run in parallel (default 2: this project's machines have 2 cores;
-//                                 1 under TENDRIL_REQUIRE_PRIVILEGED=1, as in CI, so privileged files
-//                                 never race each other for cgroups, netns, bpffs and the run sweeper).
+//   TENDRIL_TEST_CONCURRENCY=N    unprivileged files run N in parallel (default 2: this project's
+//                                 machines have 2 cores; 1 under TENDRIL_REQUIRE_PRIVILEGED=1, as in CI).
+//                                 Files in test/privileged/ always run one at a time, after the rest.
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -30,6 +30,23 @@ if (files.length === 0) {
   process.exit(1);
 }
 const concurrency = process.env.TENDRIL_TEST_CONCURRENCY ?? (process.env.TENDRIL_REQUIRE_PRIVILEGED === '1' ? '1' : '2');
-const args = ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files];
-const child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit' });
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+// Privileged files (cgroups, netns, bpffs, the run sweeper) always run one at a time, after the
+// others, so no two of them share the kernel state they create and sweep.
+const privileged = files.filter((f) => f.startsWith('test/privileged/'));
+const others = files.filter((f) => !f.startsWith('test/privileged/'));
+const batches = [
+  ...(others.length ? [{ files: others, concurrency }] : []),
+  ...(privileged.length ? [{ files: privileged, concurrency: '1' }] : []),
+];
+
+function runBatch(b) {
+  const args = ['--import', 'tsx', '--test', `--test-concurrency=${b.concurrency}`, '--test-reporter=spec', ...b.files];
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit' });
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+}
+
+let failed = 0;
+for (const b of batches) failed = (await runBatch(b)) || failed;
+process.exit(failed);

@@ -2,7 +2,7 @@
  * `tendril agent`: runs the node agent in the foreground until SIGINT/SIGTERM.
  */
 import type { Command } from 'commander';
-import { loadConfig, DEFAULT_CONFIG_FILE } from '../../config/index.js';
+import { loadConfig, refuseUnsupported, DEFAULT_CONFIG_FILE } from '../../config/index.js';
 import { CliExit, EXIT, type CliIO } from './context.js';
 
 interface AgentOpts {
@@ -38,9 +38,7 @@ export function registerAgent(program: Command, io: CliIO): void {
       const sets = [...opts.set];
       if (opts.logLevel) sets.push(`log.level=${opts.logLevel}`);
       const config = loadConfig({ file: opts.config ?? DEFAULT_CONFIG_FILE, env: process.env, sets });
-      if (config.mode === 'kubernetes') {
-        throw new CliExit(EXIT.USAGE, 'error: mode: kubernetes is not available in this build yet (the Kubernetes watch source is a later issue); use mode: standalone');
-      }
+      refuseUnsupported(config);
       // Loaded on use, so `tendril --help` and the other commands stay fast and independent.
       const [{ Agent }, { createLogger }, { buildComponents }] = await Promise.all([
         import('../agent.js'),

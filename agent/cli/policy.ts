@@ -1,6 +1,6 @@
 /**
  * `tendril policy trace|validate|get`: thin wrappers over policy/ (load, evaluate) that only
- * format output. The trace contract is shared/spec/policy-trace.md.
+ * format output. The trace contract is docs/reference/policy-trace.md.
  */
 import type { Command } from 'commander';
 import { AggregateInputError, isTendrilError } from '../../core/index.js';
@@ -28,7 +28,7 @@ export function registerPolicy(program: Command, io: CliIO): void {
 
   policy
     .command('trace')
-    .description('evaluate connection cases against policies and a world (shared/spec/policy-trace.md)')
+    .description('evaluate connection cases against policies and a world (docs/reference/policy-trace.md)')
     .requiredOption('--policies <path>', 'policy file or directory (repeatable)', collect, [])
     .requiredOption('--world <file>', 'world.yaml: namespaces, endpoints, fqdns, entities')
     .requiredOption('--cases <file>', 'cases.yaml: connection attempts to evaluate')

@@ -1,5 +1,5 @@
 /**
- * `tendril proxy`: one L7 redirect in the foreground (shared/spec/proxy-contract.md). Loads
+ * `tendril proxy`: one L7 redirect in the foreground (docs/reference/proxy-contract.md). Loads
  * policies + world like `policy trace` (same exit 2 messages), starts one proxy listener, prints a
  * `listening` line on stderr, writes flows as JSON lines with `--flows`, and exits 0 on
  * SIGINT/SIGTERM after closing the listener.
@@ -8,6 +8,7 @@ import { createWriteStream } from 'node:fs';
 import type { Command } from 'commander';
 import { AggregateInputError, isTendrilError } from '../../core/index.js';
 import { CliExit, EXIT, type CliIO } from './context.js';
+import { MISSING_PROTOCOLS, PROXY_PROTOCOLS } from '../../config/index.js';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
@@ -35,7 +36,7 @@ function inputError(err: unknown): never {
 export function registerProxy(program: Command, io: CliIO): void {
   program
     .command('proxy')
-    .description('run the L7 proxy for one redirect in the foreground (shared/spec/proxy-contract.md)')
+    .description('run the L7 proxy for one redirect in the foreground (docs/reference/proxy-contract.md)')
     .requiredOption('--policies <path>', 'policy file or directory (repeatable)', collect, [])
     .requiredOption('--world <file>', 'world.yaml: namespaces, endpoints, fqdns, entities')
     .requiredOption('--listen <host:port>', 'address the proxy listens on, e.g. 127.0.0.1:15080')
@@ -47,9 +48,9 @@ export function registerProxy(program: Command, io: CliIO): void {
     .option('--encoded-slashes <mode>', '%2F/%5C in paths: reject (400) or keep', 'reject')
     .option('--backslash <mode>', 'raw \\ in paths: reject (400) or slash (treat as /)', 'reject')
     .action(async (opts: ProxyCliOptions) => {
-      if (opts.protocol !== 'http' && opts.protocol !== 'kafka') {
-        if (['grpc', 'dns'].includes(opts.protocol)) {
-          throw new CliExit(EXIT.USAGE, `error: TND_CLI_USAGE: --protocol ${opts.protocol} is not supported by this build yet (http and kafka only)`);
+      if (!PROXY_PROTOCOLS.includes(opts.protocol)) {
+        if (MISSING_PROTOCOLS.includes(opts.protocol)) {
+          throw new CliExit(EXIT.USAGE, `error: TND_CONFIG_UNSUPPORTED: --protocol ${opts.protocol}: the proxy parses only ${PROXY_PROTOCOLS.join(', ')}; ${MISSING_PROTOCOLS.join(' and ')} are not available`);
         }
         throw new CliExit(EXIT.USAGE, `error: TND_CLI_USAGE: --protocol must be http, grpc, kafka or dns, got ${JSON.stringify(opts.protocol)}`);
       }

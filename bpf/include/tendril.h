@@ -135,11 +135,13 @@ enum td_verdict {
 	TD_VERDICT_ALLOW = 1,
 	TD_VERDICT_DENY = 2,
 	TD_VERDICT_REDIRECT = 3,
+	TD_VERDICT_AUTH = 4,         /* allowed once the pair is authenticated: dropped, nothing authenticates at L4 */
 };
 
 enum td_drop_reason {        /* numbers from Cilium's bpf/lib/common.h so Hubble names match */
 	TD_DROP_POLICY = 133,        /* "Policy denied" (no allow rule) */
 	TD_DROP_POLICY_DENY = 181,   /* "Policy denied by denylist" */
+	TD_DROP_AUTH_REQUIRED = 189, /* "Authentication required" */
 };
 
 enum td_ep_flags {

@@ -1,7 +1,7 @@
 /**
  * One handler per Hubble metric plugin, fed every flow (the cilium pkg/hubble/metrics model:
  * metrics are computed from flows, never inside the proxy). Names, labels and which flows count:
- * shared/spec/hubble-compat.md §4.2. Deliberate differences from upstream quirks: ICMPv6 flows get
+ * docs/reference/hubble-compat.md §4.2. Deliberate differences from upstream quirks: ICMPv6 flows get
  * family `IPv6` in hubble_icmp_total; help texts say what is counted.
  */
 import type { Registry } from 'prom-client';

@@ -21,6 +21,7 @@ import { sendProxyResponse, writeRawResponse } from '../deny.js';
 import { connContext, emitHttpFlow, malformedRecord, requestRecord, responseRecord, type DescribeEndpoint, type FlowConnContext, type FlowRequest } from '../flows.js';
 import type { ProxyOptions } from '../options.js';
 import type { RedirectSource, RedirectTarget } from '../redirect-source.js';
+import { gateAuthentication } from '../auth-gate.js';
 import type { UpstreamPools } from '../upstream.js';
 import { forwardRequest, type ForwardHandle } from './forward.js';
 import { forwardWithoutUpgrade, isWebSocketUpgrade, tunnelWebSocket, type UpgradeOutcome } from './upgrade.js';
@@ -160,7 +161,7 @@ export class HttpListener {
     const to = target.destination.endpoint ? { endpoint: target.destination.endpoint } : { ip: target.destination.ip };
     let policy: ConnectionPolicy;
     try {
-      policy = this.deps.engine.connection({ from, to, port: target.destination.port, protocol: 'TCP' });
+      policy = gateAuthentication(this.deps.engine.connection({ from, to, port: target.destination.port, protocol: 'TCP' }), target);
     } catch (err) {
       this.log.error({ err }, 'BUG: policy engine threw for a connection; closing it');
       socket.destroy();

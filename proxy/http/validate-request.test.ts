@@ -27,7 +27,16 @@ test('absolute-form becomes origin-form when its authority agrees with Host', ()
   assert.equal(validateRequest(line({ url: 'http://svc:8080' }), opts).ok && (validateRequest(line({ url: 'http://svc:8080' }), opts) as { target: string }).target, '/');
 });
 
-test('rejections: status and reason per hardened rule', () => {
+test('transfer-coding names are case-insensitive: CHUNKED and Chunked are chunked framing', () => {
+  for (const te of ['chunked', 'CHUNKED', 'Chunked', ' cHuNkEd ']) {
+    const v = validateRequest(line({ method: 'POST', rawHeaders: ['Host', 'a', 'Transfer-Encoding', te] }), opts);
+    assert.ok(v.ok, te);
+    assert.equal(v.chunked, true, te);
+  }
+  assert.deepEqual(validateRequest(line({ rawHeaders: ['Host', 'a', 'Transfer-Encoding', 'CHUNKED, gzip'] }), opts), { ok: false, status: 501, reason: 'te_not_chunked' });
+});
+
+test('rejections: status and reason per hardened rule', async (t) => {
   const rows: Array<[Partial<RequestLine>, number, string]> = [
     [{ httpVersion: '0.9' }, 400, 'unsupported_http_version'],
     [{ httpVersion: '2.0' }, 400, 'unsupported_http_version'],
@@ -52,9 +61,11 @@ test('rejections: status and reason per hardened rule', () => {
     [{ url: '/a/..;/b' }, 400, 'path:dot_segment_with_parameters'],
   ];
   for (const [over, status, reason] of rows) {
-    const l = line(over);
-    if (over.url?.startsWith('http://u@') && !over.rawHeaders) l.rawHeaders = ['Host', 'svc:8080'];
-    assert.deepEqual(validateRequest(l, opts), { ok: false, status, reason }, JSON.stringify(over));
+    await t.test(`${reason} ${JSON.stringify(over)}`, () => {
+      const l = line(over);
+      if (over.url?.startsWith('http://u@') && !over.rawHeaders) l.rawHeaders = ['Host', 'svc:8080'];
+      assert.deepEqual(validateRequest(l, opts), { ok: false, status, reason }, JSON.stringify(over));
+    });
   }
 });
 

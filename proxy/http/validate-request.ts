@@ -109,7 +109,8 @@ export function validateRequest(line: RequestLine, opts: ValidateOptions): Valid
         break;
       case 'transfer-encoding':
         teCount++;
-        if (value.trim() !== 'chunked') return invalid(501, 'te_not_chunked');
+        // Transfer-coding names are case-insensitive (RFC 9112 sec. 7): CHUNKED is chunked framing.
+        if (value.trim().toLowerCase() !== 'chunked') return invalid(501, 'te_not_chunked');
         chunked = true;
         break;
       case 'connection':

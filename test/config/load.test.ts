@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { loadConfig, DEFAULT_CONFIG_FILE, HUBBLE_METRICS_SEED, durationMs } from '../../config/index.js';
+import { loadConfig, DEFAULT_CONFIG_FILE, HUBBLE_METRICS_SEED } from '../../config/index.js';
+import { parseDurationMs } from '../../core/index.js';
 import { TendrilError } from '../../core/index.js';
 
 function tmpFile(t: { after(fn: () => void): void }, name: string, text: string): string {
@@ -109,9 +110,22 @@ test('environment and flag errors name the variable or flag', () => {
   assert.match(configError(() => loadConfig({ sets: ['noequals'] })).message, /--set noequals: expected key\.path=value/);
 });
 
-test('durations parse to milliseconds', () => {
-  assert.equal(durationMs('250ms'), 250);
-  assert.equal(durationMs('10s'), 10_000);
-  assert.equal(durationMs('30d'), 30 * 86_400_000);
-  assert.throws(() => durationMs('ten'), /invalid duration/);
+test('durations parse once at load into milliseconds, with one grammar', async (t) => {
+  const c = loadConfig({ sets: ['proxy.headersTimeout=250ms', 'proxy.idleTimeout=1h30m', 'hubble.store.retention=2w'] });
+  assert.equal(c.proxy.headersTimeout, 250);
+  assert.equal(c.proxy.idleTimeout, 90 * 60_000);
+  assert.equal(c.proxy.requestTimeout, 300_000, 'defaults are parsed too');
+  assert.equal(c.hubble.store.retention, 14 * 86_400_000);
+  const rows: Array<[string, number | null]> = [['250ms', 250], ['10s', 10_000], ['30d', 30 * 86_400_000], ['1h30m', 5_400_000], ['1.5s', 1500], ['ten', null], ['', null], ['10', null], ['5y', null]];
+  for (const [text, ms] of rows) {
+    await t.test(JSON.stringify(text), () => {
+      if (ms === null) {
+        assert.throws(() => parseDurationMs(text, 'x'), /x: want a duration/);
+        if (text !== '') assert.throws(() => loadConfig({ sets: [`proxy.idleTimeout=${text}`] }), /proxy\.idleTimeout/);
+      } else {
+        assert.equal(parseDurationMs(text, 'x'), ms);
+        assert.equal(loadConfig({ sets: [`proxy.idleTimeout=${text}`] }).proxy.idleTimeout, ms, 'the schema accepts what the parser accepts');
+      }
+    });
+  }
 });

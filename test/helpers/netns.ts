@@ -2,7 +2,7 @@
  * Low-level, synchronous helpers for privileged tests: a per-process run id, shell-free command
  * execution, and the sweeper that removes leftovers of EARLIER runs that died without teardown.
  *
- * Naming (shared/spec/datapath-facts.md, "Recommendations" 1): every object carries the run id:
+ * Naming (docs/reference/datapath-facts.md, "Recommendations" 1): every object carries the run id:
  *   cgroup   /sys/fs/cgroup/unified/tendril-ci-<id>/<pod>
  *   netns    td<id>-<name>
  *   pins     /sys/fs/bpf/tendril-ci-<id> (or a private bpffs at /run/tendril-ci-bpffs/tendril-ci-<id>)

@@ -1,6 +1,6 @@
 /**
  * The pod fixture: "pods" as processes in their own network namespace AND a child cgroup, the way
- * the kubelet would place them (shared/spec/datapath-facts.md §7 and "Recommendations").
+ * the kubelet would place them (docs/reference/datapath-facts.md §7 and "Recommendations").
  *
  * Topology (all created per run, nothing in the root netns):
  *

@@ -50,7 +50,7 @@ test('flows from real proxied requests reach the API, the CLI, the metrics and t
       listenAddress: '127.0.0.1:0',
       eventBufferCapacity: 4096,
       metrics: { enabled: ['dns:query;ignoreAAAA', 'drop', 'tcp', 'flow', 'port-distribution', 'icmp', 'http'], listenAddress: '127.0.0.1:0' },
-      store: { enabled: true, path: storePath, retention: '30d' },
+      store: { enabled: true, path: storePath, retention: 30 * 86_400_000 },
     },
     log,
     nodeName: 'e2e-node',

@@ -1,6 +1,6 @@
 /**
- * Hand-made flows mirroring the verified examples of shared/spec/hubble-compat.md §3.2
- * (times on May 1 2026, UTC), plus a payments pair from the issue text.
+ * Hand-made flows mirroring the verified examples of docs/reference/hubble-compat.md §3.2
+ * (times on May 1 2026, UTC), plus a payments pair (an allowed GET and a denied DELETE).
  */
 import { newFlow, type Flow, type Endpoint } from '../../observe/index.js';
 
@@ -74,7 +74,7 @@ export function specExamples(): Array<{ flow: Flow; line: string }> {
   ];
 }
 
-/** The issue's payments examples as Hubble-format flows (an allowed GET and a denied DELETE). */
+/** The payments examples as Hubble-format flows (an allowed GET and a denied DELETE). */
 export function paymentsFlows(): Flow[] {
   const base = { IP: ip('127.0.0.11', '127.0.0.12'), source: CHECKOUT, destination: PAYMENT, traffic_direction: 'INGRESS' as const, node_name: 'node-1' };
   return [

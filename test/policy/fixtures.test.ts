@@ -1,5 +1,5 @@
 // Table-driven semantic tests: each test/policy/fixtures/*.yaml holds policies, an optional world
-// and cases in the cases.yaml format of shared/spec/policy-trace.md with `expect` verdicts.
+// and cases in the cases.yaml format of docs/reference/policy-trace.md with `expect` verdicts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
 // Property: a policy set's verdicts do not depend on the order documents are loaded or endpoints
-// are added (issue 3). Random permutations of the fixture corpus and of the world's endpoints.
+// are added. Random permutations of the fixture corpus and of the world's endpoints.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';

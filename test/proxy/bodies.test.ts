@@ -16,7 +16,7 @@ import { startRecordingUpstream, startSeedHarness, writeSeedFiles, type Upstream
 const run = promisify(execFile);
 const MIB = 1024 * 1024;
 const SIZE = 256 * MIB;
-/** The example: a 1 GiB upload must use bounded memory. */
+/** A 1 GiB upload must use bounded memory. */
 const GIB = 1024 * MIB;
 const CHUNK = Buffer.alloc(64 * 1024, 0x61);
 

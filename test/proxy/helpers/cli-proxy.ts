@@ -1,5 +1,5 @@
 /**
- * Spawns `node bin/tendril.js proxy ...` exactly as the contract (shared/spec/proxy-contract.md)
+ * Spawns `node bin/tendril.js proxy ...` exactly as the contract (docs/reference/proxy-contract.md)
  * is called, waits for the `listening` line on stderr, and kills it in t.after.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
