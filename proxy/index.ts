@@ -12,8 +12,9 @@ import type { PolicyEngine } from '../policy/api.js';
 import { describeByName, type DescribeEndpoint } from './flows.js';
 import { HttpListener, type HttpListenerStats } from './http/http-listener.js';
 import { resolveProxyOptions, type ProxyOptions } from './options.js';
-import type { RedirectSource } from './redirect-source.js';
-import { UpstreamPools } from './upstream.js';
+import type { Duplex } from 'node:stream';
+import type { RedirectSource, RedirectTarget } from './redirect-source.js';
+import { UpstreamPools } from './http/upstream-conn.js';
 
 export { ExplicitRedirectSource, normalizeIp, type RedirectSource, type RedirectTarget, type RedirectPeer } from './redirect-source.js';
 export { explicitRedirects, parseDestination, parseAddress, type ExplicitRedirectSpec } from './explicit-config.js';
@@ -47,6 +48,11 @@ export interface RunningListener {
   protocol: 'http';
   address: HostPort;
   stats: HttpListenerStats;
+  /**
+   * Serves HTTP/1.1 on a connection that arrives already attributed (e.g. a decrypted mTLS
+   * stream), judged exactly like an accepted socket whose RedirectSource returned `target`.
+   */
+  acceptStream(stream: Duplex, target: RedirectTarget): void;
 }
 
 export interface RunningProxy {
@@ -89,7 +95,7 @@ export async function startProxy(args: StartProxyArgs): Promise<RunningProxy> {
     throw err;
   }
   return {
-    listeners: started.map((l) => ({ protocol: 'http' as const, address: l.address, stats: l.stats })),
+    listeners: started.map((l) => ({ protocol: 'http' as const, address: l.address, stats: l.stats, acceptStream: (stream: Duplex, target: RedirectTarget) => l.acceptStream(stream, target) })),
     close,
   };
 }

@@ -38,6 +38,8 @@ export interface RedirectTarget {
   destination: RedirectPeer;
   /** Where allowed traffic is sent (explicit mode: `--upstream`; transparent: the original dst). */
   upstream: { host: string; port: number };
+  /** Set when the connection arrived authenticated (mTLS tunnel): the peer's SPIFFE ID. */
+  authenticated?: { type: 'SPIRE'; spiffeId: string };
 }
 
 export interface RedirectSource {
