@@ -360,7 +360,10 @@ export class ClientConn implements ParserEvents {
     const ws = upgrade && method === 'GET' && (headerValue(this.headers, 'upgrade') ?? '').trim().toLowerCase() === 'websocket';
     if (ws) this.held = [];
     if (expectContinue && hasBody) this.socket.write(CONTINUE);
-    const ex = new Exchange(this, v!, fr, startNs, ws, upgrade || !this.keepAlive);
+    // A request naming any Upgrade is never switched (the field is stripped); its connection ends
+    // after the answer so nothing that follows is parsed or forwarded (http-hardening-rules.md sec. 8).
+    const closeAfter = upgrade || !this.keepAlive || headerValue(this.headers, 'upgrade') !== null;
+    const ex = new Exchange(this, v!, fr, startNs, ws, closeAfter);
     this.cur = ex;
     ex.start(this.pool, !hasBody);
     return 0;
