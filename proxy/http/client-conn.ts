@@ -582,6 +582,7 @@ class Exchange {
   }
 
   private pending101: string | null = null;
+  private clientFull = false;
 
   onResponseBody(data: Buffer): boolean {
     const s = this.conn.socket;
@@ -593,7 +594,14 @@ class Exchange {
       ok = s.write(CHUNK_END);
       s.uncork();
     } else ok = s.write(data);
-    if (!ok) s.once('drain', () => this.up?.resumeReading());
+    if (!ok && !this.clientFull) {
+      // The client reads slower than the upstream sends: stop reading the upstream until it drains.
+      this.clientFull = true;
+      s.once('drain', () => {
+        this.clientFull = false;
+        this.up?.resumeReading();
+      });
+    }
     return ok;
   }
 
