@@ -578,7 +578,11 @@ class Exchange {
       frame = 'transfer-encoding: chunked\r\n';
     } else closeDelimited = true;
     this.keepOpen = conn.keepAlive && !this.closeAfter && !closeDelimited && this.requestDone;
-    conn.socket.write(`${statusLine(status)}${block}${frame}connection: ${this.keepOpen ? 'keep-alive' : 'close'}\r\n\r\n`, 'latin1');
+    // Head and the body bytes parsed from the same upstream read leave in one writev.
+    const sock = conn.socket;
+    sock.cork();
+    process.nextTick(uncork, sock);
+    sock.write(`${statusLine(status)}${block}${frame}connection: ${this.keepOpen ? 'keep-alive' : 'close'}\r\n\r\n`, 'latin1');
   }
 
   private pending101: string | null = null;
@@ -710,6 +714,10 @@ class ConnectTunnel {
       if (!connected) up.destroy();
     });
   }
+}
+
+function uncork(s: Duplex): void {
+  s.uncork();
 }
 
 function headerValue(raw: readonly string[], lower: string): string | null {
