@@ -299,7 +299,8 @@ export class ClientConn implements ParserEvents {
     const method = this.parser.method();
     const version = this.parser.version();
     this.ctx.stats.requests++;
-    const startNs = process.hrtime.bigint();
+    // Latency is only reported in flows: no clock read when they are off.
+    const startNs = this.ctx.flowsOn() ? process.hrtime.bigint() : 0n;
     const r = this.pipeline(method, version, upgrade, startNs);
     return this.stopped ? HPE.USER : r;
   }
@@ -319,7 +320,7 @@ export class ClientConn implements ParserEvents {
       const hostField = headerValue(this.headers, 'host');
       const host = hostField ?? authority;
       facts = { method: 'CONNECT', path: authority, host, headers: { host } };
-      fr = { method: 'CONNECT', url: authority, protocol };
+      if (emit) fr = { method: 'CONNECT', url: authority, protocol };
     } else {
       if (!upgrade && version === '1.1') {
         const expect = headerValue(this.headers, 'expect');
