@@ -364,7 +364,7 @@ export class ClientConn implements ParserEvents {
     // A request naming any Upgrade is never switched (the field is stripped); its connection ends
     // after the answer so nothing that follows is parsed or forwarded (http-hardening-rules.md sec. 8).
     const closeAfter = upgrade || !this.keepAlive || headerValue(this.headers, 'upgrade') !== null;
-    const ex = new Exchange(this, v!, fr, startNs, ws, closeAfter);
+    const ex = new Exchange(this, v!, fr, startNs, ws, closeAfter, version === '1.1');
     this.cur = ex;
     ex.start(this.pool, !hasBody);
     return 0;
@@ -486,6 +486,8 @@ class Exchange {
     private readonly startNs: bigint,
     private readonly ws: boolean,
     private readonly closeAfter: boolean,
+    /** The client speaks HTTP/1.1 (may receive a chunked body); HTTP/1.0 gets a read-to-close body. */
+    private readonly http11: boolean,
   ) {}
 
   private pool: UpstreamPool | null = null;
@@ -573,8 +575,7 @@ class Exchange {
     let closeDelimited = false;
     if (framing.contentLength !== null && !framing.transferEncoded) frame = `content-length: ${framing.contentLength}\r\n`;
     else if (bodyless) frame = '';
-    else if (conn.keepAlive || this.closeAfter) {
-      // HTTP/1.1 client (llhttp's keep-alive is false only for 1.0 without keep-alive or `close`).
+    else if (this.http11) {
       this.clientChunked = true;
       frame = 'transfer-encoding: chunked\r\n';
     } else closeDelimited = true;
