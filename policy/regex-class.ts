@@ -1,5 +1,5 @@
 /**
- * Which engine may match a policy regex (docs/policy.md "Regex engines"). HTTP paths are
+ * Which engine may match a policy regex (docs/policy.md, "Regex engines"). HTTP paths are
  * attacker-controlled, so a pattern goes to V8's backtracking RegExp only when it is PROVEN to
  * match in time linear in the input; everything else stays on RE2 (linear by construction).
  *
