@@ -9,7 +9,9 @@
  */
 import { stringify } from 'yaml';
 import { createEngine, parsePolicyText, mergePolicySets, worldFromObject, type PolicySet } from '../policy/index.js';
+import { createRequire } from 'node:module';
 import { compileRe2, defaultRegexEngine } from '../policy/regex.js';
+import { classifyRegex } from '../policy/regex-class.js';
 import type { Engine } from '../policy/engine.js';
 import type { Peer } from '../policy/peers.js';
 import { endpointPeer } from '../policy/peers.js';
@@ -188,13 +190,26 @@ export async function run(log: (line: string) => void): Promise<void> {
   const evilInput = `${'a'.repeat(22)}c`;
   const regex: Record<string, { ns: number; evilMs: number }> = {};
   for (const eng of ['js', 're2'] as const) {
-    const ok = compileRe2('/api/v1/items/[0-9]+', eng);
-    const evil = compileRe2('(a+)+b', eng);
-    if (typeof ok === 'string' || typeof evil === 'string' || ok.engine !== eng) continue;
+    const ok = eng === 're2' ? re2Matcher('/api/v1/items/[0-9]+') : compileRe2('/api/v1/items/[0-9]+', eng);
+    const evil = eng === 're2' ? re2Matcher('(a+)+b') : compileRe2('(a+)+b', eng);
+    if (ok === null || evil === null || typeof ok === 'string' || typeof evil === 'string') continue;
     const ns = measure(1_000_000, (i) => ok.matcher(paths[i % 3]));
     const e0 = performance.now();
     evil.matcher(evilInput);
     regex[eng] = { ns, evilMs: performance.now() - e0 };
+  }
+  // Per pattern class (policy/regex-class.ts): what the engine picks, against RE2 on the same pattern.
+  const classRows: string[] = [];
+  const probes = ['/api/v1/items/12345', '/api/v1/payments/42', '/files/report/raw', '/static/site/main.css', '/api/v2/items/9', '/other/path/that/is/longer/than/the/rest'];
+  for (const pattern of ['/api/v1/payments/.*', '/api/v1/items/[0-9]+', '/files/[^/]+/raw', '/static/.*\\.css', '/api/(v1|v2)/items/[0-9]+']) {
+    const picked = compileRe2(pattern);
+    const ref = re2Matcher(pattern);
+    if (typeof picked === 'string') continue;
+    const nsPicked = measure(1_000_000, (i) => picked.matcher(probes[i % probes.length]!));
+    const nsRef = ref === null ? NaN : measure(1_000_000, (i) => ref.matcher(probes[i % probes.length]!));
+    classRows.push(
+      `regex class ${classifyRegex(pattern).class.padEnd(17)} ${pattern.padEnd(28)} engine ${picked.engine === 'js' ? 'V8 ' : 'RE2'}: ${fmt(nsPicked)} ns/op; RE2 on the same pattern ${fmt(nsRef)} ns/op (${fmt(nsRef / nsPicked)}x)`,
+    );
   }
 
   log(`baseline Map.get lookup: ${fmt(baselineNs)} ns/op`);
@@ -216,5 +231,17 @@ export async function run(log: (line: string) => void): Promise<void> {
   } else {
     log('regex RE2: the re2 package is not built here (native module); only JS RegExp measured');
   }
-  log(`policy engine regex engine in use: ${defaultRegexEngine}`);
+  log(`policy engine regex engine in use: ${defaultRegexEngine} (V8 RegExp for patterns proven linear)`);
+  for (const r of classRows) log(r);
+}
+
+/** A matcher straight on the re2 package (the bench's reference), or null when it is not built. */
+function re2Matcher(pattern: string): { matcher: (v: string) => boolean } | null {
+  try {
+    const RE2 = createRequire(import.meta.url)('re2') as new (p: string) => { test(s: string): boolean };
+    const re = new RE2(`^(?:${pattern})$`);
+    return { matcher: (v) => re.test(v) };
+  } catch {
+    return null;
+  }
 }

@@ -1,10 +1,12 @@
 /**
  * L7 proxy benchmark: the same workload (wrk, GET /api/v1/payments/123 allowed by the seed's
- * payment-service-l7 policy) direct to the upstream (nginx), through `tendril proxy`, and through
- * HAProxy (Debian, nbthread 1, equivalent ACLs), in one run. Reports req/s at 1 and 64
- * connections, p50/p99, CPU seconds per 10k requests of each proxy process (from /proc), and the
- * ratios to direct and to HAProxy. Targets (docs/proxy.md): throughput per CPU-second >= 50% of HAProxy's,
- * p99 added latency < 1 ms at 64 connections.
+ * payment-service-l7 policy; GET /admin denied) direct to the upstream (nginx), through
+ * `tendril proxy`, and through HAProxy (Debian, nbthread 1, equivalent ACLs), in one run. Reports
+ * per target, allowed and denied, at 1 and 64 connections: req/s, requests per proxy CPU-second
+ * (from /proc), p50/p99 and the latency added over direct; the `proxy cpu ratio vs haproxy`
+ * lines; RSS per idle keep-alive connection. A non-2xx answer to an allowed request (or a non-403
+ * to a denied one) fails the run. Targets (docs/proxy.md): allowed >= 0.5x HAProxy's requests per
+ * CPU-second, denied >= 0.7x.
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,6 +20,9 @@ const exec = promisify(execFile);
 const HOST = '127.0.120';
 const DURATION_S = Number(process.env.TENDRIL_BENCH_SECONDS ?? '5');
 const PATH = '/api/v1/payments/123';
+/** Denied by the seed policy (and by the HAProxy ACLs): answered 403 by the proxy itself. */
+const DENIED_PATH = '/admin';
+const IDLE_CONNS = Number(process.env.TENDRIL_BENCH_IDLE_CONNS ?? '10000');
 const TICKS = 100; // USER_HZ on Linux
 
 interface Target {
@@ -53,6 +58,34 @@ function ms(value: string): number {
 }
 
 
+function rssKiB(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 'NaN');
+}
+
+/** Opens `n` connections, completes one keep-alive request on each, and leaves them open. */
+async function openIdle(url: string, n: number): Promise<net.Socket[]> {
+  const u = new URL(url);
+  const out: net.Socket[] = [];
+  const one = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const s = net.connect({ host: u.hostname, port: Number(u.port) });
+      out.push(s);
+      s.on('error', reject);
+      s.once('connect', () => s.write(`GET ${PATH} HTTP/1.1\r\nHost: payment-service:8080\r\n\r\n`));
+      let text = '';
+      const onData = (d: Buffer): void => {
+        text += d.toString('latin1');
+        if (/\r\n\r\n[\s\S]*payment 123\n$/.test(text)) {
+          s.off('data', onData);
+          resolve();
+        }
+      };
+      s.on('data', onData);
+    });
+  for (let i = 0; i < n; i += 250) await Promise.all(Array.from({ length: Math.min(250, n - i) }, one));
+  return out;
+}
+
 async function freePort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
@@ -71,8 +104,8 @@ function ensureHaproxy(log: (l: string) => void): void {
   if (r.status !== 0) throw new Error('bench: haproxy is not installed and apt-get install failed');
 }
 
-async function wrk(url: string, connections: number, seconds: number): Promise<Omit<Result, 'cpuPer10k' | 'upstreamCpuPer10k'>> {
-  const { stdout } = await exec('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-H', 'Host: payment-service:8080', `${url}${PATH}`], { timeout: (seconds + 20) * 1000 });
+async function wrk(url: string, connections: number, seconds: number, path: string): Promise<Omit<Result, 'cpuPer10k' | 'upstreamCpuPer10k'>> {
+  const { stdout } = await exec('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-H', 'Host: payment-service:8080', `${url}${path}`], { timeout: (seconds + 20) * 1000 });
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? 'NaN');
   const p50 = ms(/\s50%\s+(\S+)/.exec(stdout)?.[1] ?? '');
   const p99 = ms(/\s99%\s+(\S+)/.exec(stdout)?.[1] ?? '');
@@ -127,7 +160,7 @@ http { access_log off; keepalive_requests 1000000; client_body_temp_path ${dir}/
       join(dir, 'haproxy.cfg'),
       `global
   nbthread 1
-  maxconn 4096
+  maxconn 9500
 defaults
   mode http
   timeout connect 5s
@@ -162,49 +195,69 @@ backend be
       if (denied.stdout !== '403') throw new Error(`bench: ${tg.name} did not deny DELETE (got ${denied.stdout})`);
     }
 
+    const label = (n: Target['name']): string => (n === 'tendril' ? 'tendril (1 worker)' : n === 'haproxy' ? 'haproxy (1 thread)' : n);
     const results = new Map<string, Result>();
-    for (const conns of [1, 64]) {
-      for (const tg of targets) {
-        await wrk(tg.url, conns, 1); // warm-up (JIT, pools)
-        const cpu0 = tg.pid ? cpuSeconds(tg.pid) : 0;
-        const up0 = cpuSeconds(nginx.pid!);
-        const r = await wrk(tg.url, conns, DURATION_S);
-        const cpu = tg.pid ? cpuSeconds(tg.pid) - cpu0 : null;
-        const upCpu = cpuSeconds(nginx.pid!) - up0;
-        const res: Result = {
-          ...r,
-          cpuPer10k: cpu === null ? null : (cpu / r.requests) * 10_000,
-          upstreamCpuPer10k: (upCpu / r.requests) * 10_000,
-        };
-        results.set(`${tg.name}/${conns}`, res);
+    const failures: string[] = [];
+    for (const kind of ['allowed', 'denied'] as const) {
+      for (const conns of [1, 64]) {
+        for (const tg of targets) {
+          if (kind === 'denied' && tg.pid === null) continue; // nothing denies on the direct path
+          const path = kind === 'allowed' ? PATH : DENIED_PATH;
+          await wrk(tg.url, conns, 1, path); // warm-up (JIT, pools)
+          const cpu0 = tg.pid ? cpuSeconds(tg.pid) : 0;
+          const up0 = cpuSeconds(nginx.pid!);
+          const r = await wrk(tg.url, conns, DURATION_S, path);
+          const cpu = tg.pid ? cpuSeconds(tg.pid) - cpu0 : null;
+          const upCpu = cpuSeconds(nginx.pid!) - up0;
+          const res: Result = {
+            ...r,
+            cpuPer10k: cpu === null ? null : (cpu / r.requests) * 10_000,
+            upstreamCpuPer10k: (upCpu / r.requests) * 10_000,
+          };
+          results.set(`${kind}/${tg.name}/${conns}`, res);
+          const d = results.get(`allowed/direct/${conns}`)!;
+          const perCpu = res.cpuPer10k === null ? '      -' : (10_000 / res.cpuPer10k).toFixed(0).padStart(7);
+          const added = tg.pid === null ? '' : `  added p50 ${(res.p50ms - d.p50ms).toFixed(3)} ms  added p99 ${(res.p99ms - d.p99ms).toFixed(3)} ms`;
+          log(
+            `${kind.padEnd(7)} ${label(tg.name).padEnd(18)} c=${String(conns).padStart(2)}  ${res.rps.toFixed(0).padStart(7)} req/s  ${perCpu} req per CPU-s  p50 ${res.p50ms.toFixed(3)} ms  p99 ${res.p99ms.toFixed(3)} ms${added}` +
+              (res.non2xx ? `  NON-2XX ${res.non2xx}` : ''),
+          );
+          if (kind === 'allowed' && res.non2xx > 0) failures.push(`${tg.name} c=${conns}: ${res.non2xx} non-2xx answers to allowed requests`);
+          if (kind === 'denied' && res.non2xx !== res.requests) failures.push(`${tg.name} c=${conns}: ${res.requests - res.non2xx} denied requests were not answered 403`);
+        }
+      }
+    }
+    log('tendril (all workers): not measured — the proxy runs one worker (proxy.workers is not built)');
+    const perCpu = (r: Result): number => 10_000 / (r.cpuPer10k ?? NaN); // requests per CPU-second
+    for (const kind of ['allowed', 'denied'] as const) {
+      for (const conns of [1, 64]) {
+        const tr = results.get(`${kind}/tendril/${conns}`)!;
+        const hp = results.get(`${kind}/haproxy/${conns}`)!;
         log(
-          `${tg.name.padEnd(8)} c=${String(conns).padStart(2)}  ${res.rps.toFixed(0).padStart(7)} req/s  p50 ${res.p50ms.toFixed(3)} ms  p99 ${res.p99ms.toFixed(3)} ms  ` +
-            `proxy cpu/10k ${res.cpuPer10k === null ? '   -  ' : `${res.cpuPer10k.toFixed(3)} s`}  upstream cpu/10k ${res.upstreamCpuPer10k.toFixed(3)} s` +
-            (res.non2xx ? `  NON-2XX ${res.non2xx}` : ''),
+          `${kind} c=${conns}: req/s ${(tr.rps / hp.rps).toFixed(2)}x haproxy; req per proxy CPU-second tendril ${perCpu(tr).toFixed(0)}, haproxy ${perCpu(hp).toFixed(0)} => ${(perCpu(tr) / perCpu(hp)).toFixed(2)}x; ` +
+            `p99 tendril ${tr.p99ms.toFixed(3)} ms vs haproxy ${hp.p99ms.toFixed(3)} ms (${(tr.p99ms / hp.p99ms).toFixed(2)}x)`,
         );
       }
     }
-    log('ratios (tendril vs direct, tendril vs haproxy):');
-    for (const conns of [1, 64]) {
-      const d = results.get(`direct/${conns}`)!;
-      const tr = results.get(`tendril/${conns}`)!;
-      const hp = results.get(`haproxy/${conns}`)!;
-      const perCpu = (r: Result): number => 10_000 / (r.cpuPer10k ?? NaN); // requests per CPU-second
-      log(
-        `c=${conns}: throughput ${(tr.rps / d.rps).toFixed(2)}x direct, ${(tr.rps / hp.rps).toFixed(2)}x haproxy; ` +
-          `p99 ${(tr.p99ms / d.p99ms).toFixed(2)}x direct, ${(tr.p99ms / hp.p99ms).toFixed(2)}x haproxy; ` +
-          `added p99 tendril ${(tr.p99ms - d.p99ms).toFixed(3)} ms, haproxy ${(hp.p99ms - d.p99ms).toFixed(3)} ms; ` +
-          `req per proxy CPU-second tendril ${perCpu(tr).toFixed(0)}, haproxy ${perCpu(hp).toFixed(0)} => ${(perCpu(tr) / perCpu(hp)).toFixed(2)}x haproxy`,
-      );
+    const ratio = (kind: string): number => perCpu(results.get(`${kind}/tendril/64`)!) / perCpu(results.get(`${kind}/haproxy/64`)!);
+    log(`proxy cpu ratio vs haproxy (allowed, c64): ${ratio('allowed').toFixed(2)}`);
+    log(`proxy cpu ratio vs haproxy (denied, c64): ${ratio('denied').toFixed(2)}`);
+    log(`targets: allowed >= 0.50: ${ratio('allowed') >= 0.5 ? 'MET' : 'NOT MET'}; denied >= 0.70: ${ratio('denied') >= 0.7 ? 'MET' : 'NOT MET'}`);
+
+    // Memory per idle keep-alive connection: IDLE_CONNS clients each complete one request and stay open.
+    for (const tg of targets.slice(1)) {
+      // HAProxy's maxconn (fd limit 20000 here) holds 9,000 at most.
+      const n = tg.name === 'haproxy' ? Math.min(IDLE_CONNS, 9000) : IDLE_CONNS;
+      const before = rssKiB(tg.pid!);
+      const sockets = await openIdle(tg.url, n);
+      await new Promise((r) => setTimeout(r, 500));
+      const after = rssKiB(tg.pid!);
+      for (const s of sockets) s.destroy();
+      log(`${label(tg.name)}: ${n} idle keep-alive connections: RSS ${before} -> ${after} KiB = ${((after - before) / n).toFixed(2)} KiB per idle connection`);
+      await new Promise((r) => setTimeout(r, 500));
     }
-    const t64 = results.get('tendril/64')!;
-    const d64 = results.get('direct/64')!;
-    const h64 = results.get('haproxy/64')!;
-    const cpuRatio = h64.cpuPer10k! / t64.cpuPer10k!;
-    log(
-      `targets: throughput/CPU >= 0.50x haproxy: ${cpuRatio.toFixed(2)}x ${cpuRatio >= 0.5 ? 'MET' : 'NOT MET'}; ` +
-        `p99 added latency < 1 ms at c=64: ${(t64.p99ms - d64.p99ms).toFixed(3)} ms ${t64.p99ms - d64.p99ms < 1 ? 'MET' : 'NOT MET'}`,
-    );
+    log('not covered: bodies (see test/proxy/bodies.test.ts), flows on (npm run bench -- observe), TLS; client, proxies and nginx share this machine\'s cores');
+    if (failures.length > 0) throw new Error(`bench: ${failures.join('; ')}`);
   } finally {
     for (const c of children.reverse()) {
       if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');

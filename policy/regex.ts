@@ -6,8 +6,11 @@
  * is attacker-controlled) when its native build is present; otherwise JS RegExp with RE2's
  * syntax differences translated (`(?i)` prefix, `(?P<n>`, `\z`, `\A`) and JS-only features RE2
  * rejects (backreferences, lookaround) rejected, so validation agrees with Cilium either way.
+ * With `re2`, a pattern proven linear-time for a backtracking engine (regex-class.ts) is matched
+ * by V8's RegExp instead: same answers, no native call per match.
  */
 import { createRequire } from 'node:module';
+import { linearRegExp } from './regex-class.js';
 
 export type StringMatcher = (value: string) => boolean;
 export type RegexEngine = 're2' | 'js';
@@ -33,11 +36,24 @@ const RE2: Re2Ctor | null = loadRe2();
 /** The engine compileRe2 uses by default: `re2` when its native module loads. */
 export const defaultRegexEngine: RegexEngine = RE2 ? 're2' : 'js';
 
+/** RE2 accepts the pattern (so validation stays RE2's whichever engine matches). */
+function RE2Valid(pattern: string): boolean {
+  try {
+    new RE2!(`^(?:${pattern})$`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Compiles an RE2 pattern or returns an error sentence. */
 export function compileRe2(pattern: string, engine: RegexEngine = defaultRegexEngine): CompiledRegex | string {
   if (/\(\?<?[=!]/.test(pattern)) return 'lookaround assertions are not RE2 syntax';
   if (/(^|[^\\])(\\\\)*\\[1-9]/.test(pattern)) return 'backreferences are not RE2 syntax';
   if (engine === 're2' && RE2) {
+    // Proven linear (regex-class.ts): V8's RegExp, ~10x cheaper per test than a native RE2 call.
+    const linear = linearRegExp(pattern);
+    if (linear !== null && RE2Valid(pattern)) return { matcher: (v) => linear.test(v), source: pattern, engine: 'js' };
     try {
       const re = new RE2(`^(?:${pattern})$`);
       return { matcher: (v) => re.test(v), source: pattern, engine: 're2' };

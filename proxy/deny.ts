@@ -3,8 +3,6 @@
  * `Access denied\r\n`, policy-semantics.md §7-8), hardened-parser rejections (400/431/501, always
  * closing: RFC 9112 sec. 6.3) and upstream failures (502/503/504).
  */
-import type { ServerResponse } from 'node:http';
-import type net from 'node:net';
 
 /** Envoy's default `denied_403_body` (15 bytes). */
 export const ACCESS_DENIED_BODY = 'Access denied\r\n';
@@ -14,6 +12,7 @@ const REASON_PHRASES: Record<number, string> = {
   403: 'Forbidden',
   408: 'Request Timeout',
   413: 'Payload Too Large',
+  417: 'Expectation Failed',
   431: 'Request Header Fields Too Large',
   501: 'Not Implemented',
   502: 'Bad Gateway',
@@ -30,36 +29,22 @@ function bodyFor(status: number): string {
   return `${REASON_PHRASES[status] ?? 'Error'}\r\n`;
 }
 
-/**
- * Answers a request from the proxy. `close` adds `Connection: close` so node:http closes the
- * socket after this response (used when the request body was not fully read, and after every
- * parse error).
- */
-export function sendProxyResponse(res: ServerResponse, status: number, close: boolean): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const body = bodyFor(status);
-  res.shouldKeepAlive = res.shouldKeepAlive && !close;
-  res.writeHead(status, REASON_PHRASES[status], [
-    'content-type',
-    'text/plain',
-    'content-length',
-    String(Buffer.byteLength(body)),
-    ...(close ? ['connection', 'close'] : []),
-  ]);
-  res.end(body);
-}
+const cache = new Map<number, Buffer>();
 
-/** Writes a complete closing response straight onto a socket (clientError, CONNECT), then ends it. */
-export function writeRawResponse(socket: net.Socket, status: number): void {
-  if (!socket.writable) {
-    socket.destroy();
-    return;
+/**
+ * A complete proxy answer as bytes (cached per status and connection disposition): status line,
+ * `content-type`, `content-length`, `connection: keep-alive|close`, body. `noBody` for HEAD.
+ */
+export function proxyResponseBytes(status: number, close: boolean, noBody = false): Buffer {
+  const key = status * 4 + (close ? 2 : 0) + (noBody ? 1 : 0);
+  let b = cache.get(key);
+  if (b === undefined) {
+    const body = bodyFor(status);
+    b = Buffer.from(
+      `HTTP/1.1 ${status} ${REASON_PHRASES[status] ?? 'Error'}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: ${close ? 'close' : 'keep-alive'}\r\n\r\n${noBody ? '' : body}`,
+      'latin1',
+    );
+    cache.set(key, b);
   }
-  const body = bodyFor(status);
-  socket.end(
-    `HTTP/1.1 ${status} ${REASON_PHRASES[status] ?? 'Error'}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-  );
+  return b;
 }

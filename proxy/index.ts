@@ -12,8 +12,9 @@ import type { PolicyEngine } from '../policy/api.js';
 import { describeByName, type DescribeEndpoint } from './flows.js';
 import { HttpListener, type HttpListenerStats } from './http/http-listener.js';
 import { resolveProxyOptions, type ProxyOptions } from './options.js';
-import type { RedirectSource } from './redirect-source.js';
-import { UpstreamPools } from './upstream.js';
+import type { Duplex } from 'node:stream';
+import type { RedirectSource, RedirectTarget } from './redirect-source.js';
+import { UpstreamPools } from './http/upstream-conn.js';
 import { KafkaListener, type KafkaListenerStats } from './kafka/listener.js';
 
 export { ExplicitRedirectSource, normalizeIp, type RedirectSource, type RedirectTarget, type RedirectPeer } from './redirect-source.js';
@@ -51,6 +52,12 @@ export interface RunningListener {
   protocol: 'http' | 'kafka';
   address: HostPort;
   stats: HttpListenerStats | KafkaListenerStats;
+  /**
+   * HTTP listeners only: serves HTTP/1.1 on a connection that arrives already attributed (e.g. a
+   * decrypted mTLS stream), judged exactly like an accepted socket whose RedirectSource returned
+   * `target`.
+   */
+  acceptStream?: (stream: Duplex, target: RedirectTarget) => void;
 }
 
 export interface RunningProxy {
@@ -109,7 +116,11 @@ export async function startProxy(args: StartProxyArgs): Promise<RunningProxy> {
     throw err;
   }
   return {
-    listeners: started.map((l) => ({ protocol: l instanceof KafkaListener ? ('kafka' as const) : ('http' as const), address: l.address, stats: l.stats })),
+    listeners: started.map((l) =>
+      l instanceof KafkaListener
+        ? { protocol: 'kafka' as const, address: l.address, stats: l.stats }
+        : { protocol: 'http' as const, address: l.address, stats: l.stats, acceptStream: (stream: Duplex, target: RedirectTarget) => l.acceptStream(stream, target) },
+    ),
     close,
   };
 }
