@@ -95,3 +95,4 @@ export async function startProxy(args: StartProxyArgs): Promise<RunningProxy> {
 }
 export { describeFromWorld, type WorldEndpointsView } from './describe-world.js';
 export { proxyOptionsFromConfig } from './config-options.js';
+export * from './dns/index.js';
