@@ -15,6 +15,8 @@ DEBIAN_PACKAGES=(
   wireguard-go wireguard-tools
   # real peers and clients used by tests and benchmarks
   curl dnsutils nginx-light haproxy wrk kcat
+  # DNS proxy tests and benchmark: upstream resolvers on loopback, load generator
+  unbound dnsmasq-base dnsperf
 )
 
 missing=()
@@ -28,7 +30,7 @@ if ((${#missing[@]})); then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     # nginx/haproxy packages start system services where an init system runs; tests start their own.
-    (command -v systemctl >/dev/null && systemctl disable --now nginx haproxy >/dev/null 2>&1) || true
+    (command -v systemctl >/dev/null && systemctl disable --now nginx haproxy unbound >/dev/null 2>&1) || true
   else
     echo "bootstrap: missing Debian packages (run as root, or: sudo apt-get install ${missing[*]})" >&2
     echo "bootstrap: continuing; the agent runs without them (proxy in explicit mode, no datapath)." >&2
