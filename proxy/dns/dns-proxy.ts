@@ -8,7 +8,7 @@
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { randomInt } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import type { Logger } from 'pino';
 import { TendrilError, type HostPort } from '../../core/index.js';
 import type { FlowSink } from '../../observe/index.js';
@@ -77,10 +77,17 @@ interface Pending {
   reply: (msg: Buffer) => void;
 }
 
-/** Picks an unused 16-bit ID (random, so answers cannot be guessed from the client's ID). */
+const idPool = new Uint16Array(4096);
+let idNext = idPool.length;
+
+/** Picks an unused 16-bit ID (random from the CSPRNG, so answers cannot be guessed from the client's ID). */
 function freshId(inUse: Map<number, unknown>): number {
   for (;;) {
-    const id = randomInt(65536);
+    if (idNext === idPool.length) {
+      randomFillSync(idPool);
+      idNext = 0;
+    }
+    const id = idPool[idNext++]!;
     if (!inUse.has(id)) return id;
   }
 }
@@ -247,10 +254,12 @@ export class DnsProxy {
     if (this.args.cache && parsed.rcode === RCODE.NOERROR && parsed.chainOk && parsed.ips.length > 0) {
       const who = p.target.source.endpoint ?? 'world';
       const learn = this.args.cache.learn(who, p.query.name.normalized, parsed.ips, parsed.ttl ?? 0);
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([learn.catch((err) => this.log.warn({ err: (err as Error).message }, 'learning failed')), new Promise<void>((r) => (timer = setTimeout(r, this.opts.responseMaxDelayMs)))]);
-      clearTimeout(timer);
       this.stats.learned += parsed.ips.length;
+      if (learn) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([learn.catch((err) => this.log.warn({ err: (err as Error).message }, 'learning failed')), new Promise<void>((r) => (timer = setTimeout(r, this.opts.responseMaxDelayMs)))]);
+        clearTimeout(timer);
+      }
     }
     this.stats.forwarded++;
     p.reply(withId(msg, p.clientId));

@@ -44,6 +44,8 @@ export class FqdnCache {
   private readonly bySource = new Map<string, Map<string, Map<string, IpEntry>>>();
   private readonly listeners: FqdnListener[] = [];
   private union: Map<string, string[]> = new Map();
+  /** One publish for every change made in the same event-loop turn (answers arrive in bursts). */
+  private scheduled: Promise<void> | null = null;
 
   constructor(opts: Partial<FqdnCacheOptions> = {}) {
     this.opts = { ...DEFAULT_FQDN_CACHE_OPTIONS, ...opts };
@@ -60,11 +62,12 @@ export class FqdnCache {
   }
 
   /**
-   * Records an answer: `ips` for normalized `name` asked by `source`, TTL seconds. Resolves once
-   * every listener has applied the change (the proxy waits for it, bounded, before replying).
+   * Records an answer: `ips` for normalized `name` asked by `source`, TTL seconds. When the
+   * selectable set changed, returns a promise that resolves once every listener has applied it
+   * (the proxy waits for it, bounded, before replying); a refresh of known IPs returns null.
    */
-  async learn(source: string, name: string, ips: readonly string[], ttl: number): Promise<void> {
-    if (ips.length === 0) return;
+  learn(source: string, name: string, ips: readonly string[], ttl: number): Promise<void> | null {
+    if (ips.length === 0) return null;
     const now = this.now();
     const eff = Math.max(ttl, this.opts.minTtlSeconds);
     let names = this.bySource.get(source);
@@ -77,12 +80,18 @@ export class FqdnCache {
       entries = new Map();
       names.set(name, entries);
     }
+    let added = false;
     for (const ip of ips) {
-      entries.delete(ip); // re-insert: Map order = oldest first
+      if (!entries.delete(ip)) added = true; // re-insert: Map order = oldest first
       entries.set(ip, { expiresAt: now + eff * 1000, seenAt: now, ttl: eff });
     }
-    while (entries.size > this.opts.maxIpsPerName) entries.delete(entries.keys().next().value as string);
-    await this.publish();
+    let evicted = false;
+    while (entries.size > this.opts.maxIpsPerName) {
+      entries.delete(entries.keys().next().value as string);
+      evicted = true;
+    }
+    // A refresh of known IPs only moves their expiry: the selectable set is unchanged.
+    return added || evicted ? this.publish() : null;
   }
 
   /** Removes IPs whose TTL plus grace has passed; returns how many went. */
@@ -130,7 +139,17 @@ export class FqdnCache {
     return rows.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.source < b.source ? -1 : a.source > b.source ? 1 : 0));
   }
 
-  private async publish(): Promise<void> {
+  private publish(): Promise<void> {
+    this.scheduled ??= new Promise<void>((resolve, reject) =>
+      setImmediate(() => {
+        this.scheduled = null;
+        this.publishNow().then(resolve, reject);
+      }),
+    );
+    return this.scheduled;
+  }
+
+  private async publishNow(): Promise<void> {
     const union = new Map<string, Set<string>>();
     for (const names of this.bySource.values()) {
       for (const [name, entries] of names) {

@@ -75,7 +75,7 @@ async function launch(cmd: string, args: string[], dir: string, host: string, po
 }
 
 /** unbound on host:port with the stripe.com, wild.example and big.example local zones. */
-export async function startUnbound(host: string, port = 5353): Promise<DnsServer> {
+export async function startUnbound(host: string, port = 5353, extraConfig = ''): Promise<DnsServer> {
   const dir = mkdtempSync(join(tmpdir(), 'tendril-unbound-'));
   const big = Array.from({ length: ZONE.bigCount }, (_, i) => `    local-data: "big.example. 30 IN A 10.9.0.${i + 1}"`).join('\n');
   writeFileSync(
@@ -104,6 +104,7 @@ export async function startUnbound(host: string, port = 5353): Promise<DnsServer
     local-data: "wild.example. 30 IN A 10.0.0.9"
     local-zone: "big.example." static
 ${big}
+${extraConfig}
 `,
   );
   return launch('unbound', ['-d', '-c', join(dir, 'unbound.conf')], dir, host, port, 'api.stripe.com');
