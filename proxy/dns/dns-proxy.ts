@@ -77,6 +77,9 @@ interface Pending {
   reply: (msg: Buffer) => void;
 }
 
+/** Queries in flight on one client TCP connection (bounds the memory one client can pin). */
+const MAX_PENDING_PER_TCP = 256;
+
 const idPool = new Uint16Array(4096);
 let idNext = idPool.length;
 
@@ -395,7 +398,7 @@ export class DnsProxy {
           continue;
         }
         if (!j) continue;
-        if (pending.size >= this.opts.maxPending) {
+        if (pending.size >= Math.min(this.opts.maxPending, MAX_PENDING_PER_TCP)) {
           this.stats.upstreamErrors++;
           write(denyReply(msg, j.query, this.rejectRcode));
           continue;
