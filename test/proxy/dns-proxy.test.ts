@@ -8,6 +8,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
+import net from 'node:net';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Resolver } from 'node:dns/promises';
@@ -312,4 +313,34 @@ test('malformed datagrams: FORMERR/NOTIMP or silence, never forwarded; the proxy
   client.send(good, s.port, s.host);
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(forwarded.length, before + 1);
+});
+
+test('TCP: several queries on one connection, a denied one in between; answers matched by ID', async (t) => {
+  const s = await setup(t, '127.0.170.9', unbound);
+  const sock = net.connect({ host: s.host, port: s.port, localAddress: PAY });
+  t.after(() => sock.destroy());
+  await new Promise<void>((r) => sock.once('connect', () => r()));
+  const frame = (m: Buffer): Buffer => Buffer.concat([Buffer.from([m.length >> 8, m.length & 0xff]), m]);
+  sock.write(Buffer.concat([frame(buildQuery(101, 'api.stripe.com', 1)), frame(buildQuery(102, 'google.com', 1)), frame(buildQuery(103, 'API.stripe.com', 28))]));
+  const replies = new Map<number, Buffer>();
+  let buf = Buffer.alloc(0);
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`only ${replies.size} replies`)), 5000);
+    sock.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+        const m = buf.subarray(2, 2 + buf.readUInt16BE(0));
+        buf = buf.subarray(2 + m.length);
+        replies.set(m.readUInt16BE(0), Buffer.from(m));
+      }
+      if (replies.size === 3) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  assert.equal(replies.get(101)![3]! & 0xf, 0);
+  assert.equal(replies.get(102)![3]! & 0xf, 5);
+  assert.equal(replies.get(103)![3]! & 0xf, 0);
+  assert.ok(replies.get(103)!.includes(Buffer.from('API')), 'case echoed');
 });
