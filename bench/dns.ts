@@ -90,8 +90,13 @@ spec:
     log(`dnsperf -c 4 -q 64 -l ${SECONDS}, ${NAMES} distinct names (A), UDP, client ${CLIENT}; unbound 1 thread on ${SERVER}`);
     const direct = await dnsperf(SERVER, 5353, queries);
     log(`direct  (unbound):         ${direct.qps.toFixed(0)} q/s, avg latency ${direct.avgLatencyMs.toFixed(3)} ms, completed ${direct.completed}`);
+    const cpu0 = process.cpuUsage();
+    const q0 = proxy.stats.queries;
     const via = await dnsperf(proxy.address.host, proxy.address.port, queries);
+    const cpu = process.cpuUsage(cpu0);
+    const perQueryUs = (cpu.user + cpu.system) / Math.max(1, proxy.stats.queries - q0);
     log(`proxy   (tendril -> unbound): ${via.qps.toFixed(0)} q/s, avg latency ${via.avgLatencyMs.toFixed(3)} ms, completed ${via.completed}`);
+    log(`proxy CPU per query: ${perQueryUs.toFixed(1)} us (user+system of this process; one core saturates at ${(1e6 / perQueryUs).toFixed(0)} q/s)`);
     log(`learned names: ${cache.names().size}; proxy stats ${JSON.stringify(proxy.stats)}`);
     log(`dns added latency: ${(via.avgLatencyMs - direct.avgLatencyMs).toFixed(3)} ms`);
     log(`dns qps ratio proxy/direct: ${(via.qps / direct.qps).toFixed(2)}`);

@@ -12,7 +12,7 @@ import { randomFillSync } from 'node:crypto';
 import type { Logger } from 'pino';
 import { TendrilError, type HostPort } from '../../core/index.js';
 import type { FlowSink } from '../../observe/index.js';
-import type { PeerRef, PolicyEngine, Verdict } from '../../policy/api.js';
+import type { ConnectionPolicy, PeerRef, PolicyEngine, Verdict } from '../../policy/api.js';
 import type { DescribeEndpoint } from '../flows.js';
 import type { FqdnCache } from './fqdn-cache.js';
 import { DnsFlows, type DnsFlowConn } from './dns-flows.js';
@@ -73,7 +73,8 @@ interface Pending {
   target: DnsTarget;
   conn: DnsFlowConn;
   started: bigint;
-  timer: NodeJS.Timeout;
+  /** TCP only (UDP timeouts are found by the periodic scan). */
+  timer: NodeJS.Timeout | null;
   reply: (msg: Buffer) => void;
 }
 
@@ -108,7 +109,13 @@ export class DnsProxy {
   private readonly flows: DnsFlows;
   private udp: dgram.Socket | null = null;
   private tcp: net.Server | null = null;
-  private upstreamUdp: dgram.Socket | null = null;
+  /** One connected UDP socket per upstream resolver (`host:port`): answers from anyone else are never read. */
+  private readonly upstreamUdp = new Map<string, { sock: dgram.Socket; ready: boolean; queue: [Buffer, (err: Error) => void][] }>();
+  private udpType: 'udp4' | 'udp6' = 'udp4';
+  private sweepTimer: NodeJS.Timeout | null = null;
+  /** ConnectionPolicy per (source, destination, port, transport) for the current engine snapshot. */
+  private connCache = new Map<string, ConnectionPolicy>();
+  private connCacheEngine: PolicyEngine | null = null;
   private readonly udpPending = new Map<number, Pending>();
   private readonly clients = new Set<net.Socket>();
   private bound: HostPort | null = null;
@@ -168,22 +175,52 @@ export class DnsProxy {
     }
     this.udp.on('message', (msg, rinfo) => this.onUdpQuery(msg, rinfo));
     this.udp.on('error', (err) => this.log.warn({ err: err.message }, 'DNS proxy UDP socket error'));
-    const up = dgram.createSocket({ type });
-    await new Promise<void>((resolve) => up.bind(0, undefined, () => resolve()));
-    up.on('message', (msg, rinfo) => this.onUdpAnswer(msg, rinfo));
-    up.on('error', (err) => this.log.warn({ err: err.message }, 'DNS proxy upstream UDP socket error'));
-    this.upstreamUdp = up;
+    this.udpType = type;
+    // Upstream timeouts (D6: no reply to the client) are found by one periodic scan.
+    this.sweepTimer = setInterval(() => this.expireUdp(), Math.min(500, this.opts.upstreamTimeoutMs));
+    this.sweepTimer.unref();
+  }
+
+  private expireUdp(): void {
+    const now = process.hrtime.bigint();
+    const limit = BigInt(this.opts.upstreamTimeoutMs) * 1_000_000n;
+    for (const [id, p] of this.udpPending) {
+      if (now - p.started < limit) continue;
+      this.udpPending.delete(id);
+      this.stats.upstreamTimeouts++;
+      this.flows.upstreamError(p.conn, p.query, 'upstream timeout', p.started);
+    }
+  }
+
+  private sendUpstream(host: string, port: number, msg: Buffer, onError: (err: Error) => void): void {
+    const key = `${host}:${port}`;
+    let u = this.upstreamUdp.get(key);
+    if (!u) {
+      const sock = dgram.createSocket({ type: this.udpType });
+      const entry = { sock, ready: false, queue: [] as [Buffer, (err: Error) => void][] };
+      u = entry;
+      this.upstreamUdp.set(key, entry);
+      sock.on('message', (m) => this.onUdpAnswer(m, host, port));
+      sock.on('error', (err) => this.log.warn({ err: err.message, upstream: key }, 'DNS proxy upstream UDP socket error'));
+      sock.connect(port, host, () => {
+        entry.ready = true;
+        for (const [b, fail] of entry.queue) sock.send(b, (err) => err && fail(err));
+        entry.queue = [];
+      });
+    }
+    if (u.ready) u.sock.send(msg, (err) => err && onError(err));
+    else u.queue.push([msg, onError]);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const p of this.udpPending.values()) clearTimeout(p.timer);
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.udpPending.clear();
     for (const s of this.clients) s.destroy();
     await Promise.all([
       new Promise<void>((r) => (this.udp ? this.udp.close(() => r()) : r())),
-      new Promise<void>((r) => (this.upstreamUdp ? this.upstreamUdp.close(() => r()) : r())),
+      ...[...this.upstreamUdp.values()].map((u) => new Promise<void>((r) => u.sock.close(() => r()))),
       new Promise<void>((r) => (this.tcp ? this.tcp.close(() => r()) : r())),
     ]);
   }
@@ -236,7 +273,19 @@ export class DnsProxy {
   private verdictFor(target: DnsTarget, transport: DnsTransport, name: string): Verdict {
     const ref = (p: { ip: string; endpoint: string | null }): PeerRef => (p.endpoint ? { endpoint: p.endpoint } : { ip: p.ip });
     try {
-      const conn = this.args.engine().connection({ from: ref(target.source), to: ref(target.destination), port: target.destination.port, protocol: transport });
+      const engine = this.args.engine();
+      if (engine !== this.connCacheEngine || this.connCache.size >= 10_000) {
+        this.connCache = new Map();
+        this.connCacheEngine = engine;
+      }
+      const s = target.source;
+      const d = target.destination;
+      const key = `${s.endpoint ?? s.ip}|${d.endpoint ?? d.ip}|${d.port}|${transport}`;
+      let conn = this.connCache.get(key);
+      if (!conn) {
+        conn = engine.connection({ from: ref(s), to: ref(d), port: d.port, protocol: transport });
+        this.connCache.set(key, conn);
+      }
       return conn.judgeDns({ query: name });
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'DNS policy lookup failed: denied');
@@ -297,33 +346,26 @@ export class DnsProxy {
       conn: j.conn,
       started: process.hrtime.bigint(),
       reply,
-      timer: setTimeout(() => {
-        if (this.udpPending.get(id) !== p) return;
-        this.udpPending.delete(id);
-        this.stats.upstreamTimeouts++;
-        this.flows.upstreamError(p.conn, p.query, 'upstream timeout', p.started);
-      }, this.opts.upstreamTimeoutMs),
+      timer: null,
     };
     this.udpPending.set(id, p);
     const { host, port } = j.target.upstream;
-    this.upstreamUdp!.send(withId(msg, id), port, host, (err) => {
-      if (!err || this.udpPending.get(id) !== p) return;
+    this.sendUpstream(host, port, withId(msg, id), (err) => {
+      if (this.udpPending.get(id) !== p) return;
       this.udpPending.delete(id);
-      clearTimeout(p.timer);
       this.stats.upstreamErrors++;
       this.flows.upstreamError(p.conn, p.query, `upstream send failed: ${err.message}`, p.started);
       reply(denyReplyFor(p, this.rejectRcode));
     });
   }
 
-  private onUdpAnswer(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+  private onUdpAnswer(msg: Buffer, host: string, port: number): void {
     if (msg.length < 12) return;
     const id = msg.readUInt16BE(0);
     const p = this.udpPending.get(id);
-    // Only the resolver the query went to may answer it.
-    if (!p || p.target.upstream.port !== rinfo.port || stripMapped(p.target.upstream.host) !== stripMapped(rinfo.address)) return;
+    // Only the resolver the query went to may answer it (the socket is connected to it).
+    if (!p || p.target.upstream.port !== port || p.target.upstream.host !== host) return;
     this.udpPending.delete(id);
-    clearTimeout(p.timer);
     void this.answer(p, msg).catch((err) => this.log.error({ err: (err as Error).stack }, 'DNS answer handling failed'));
   }
 
@@ -350,7 +392,7 @@ export class DnsProxy {
     };
     const failAll = (reason: string): void => {
       for (const p of pending.values()) {
-        clearTimeout(p.timer);
+        if (p.timer) clearTimeout(p.timer);
         this.stats.upstreamErrors++;
         this.flows.upstreamError(p.conn, p.query, reason, p.started);
         p.reply(denyReplyFor(p, this.rejectRcode));
@@ -372,7 +414,7 @@ export class DnsProxy {
           const p = pending.get(m.readUInt16BE(0));
           if (!p) continue;
           pending.delete(m.readUInt16BE(0));
-          clearTimeout(p.timer);
+          if (p.timer) clearTimeout(p.timer);
           void this.answer(p, Buffer.from(m)).catch((err) => this.log.error({ err: (err as Error).stack }, 'DNS answer handling failed'));
         }
       });
@@ -430,7 +472,7 @@ export class DnsProxy {
     sock.on('error', () => undefined);
     sock.on('close', () => {
       this.clients.delete(sock);
-      for (const p of pending.values()) clearTimeout(p.timer);
+      for (const p of pending.values()) if (p.timer) clearTimeout(p.timer);
       pending.clear();
       upstream?.destroy();
     });
