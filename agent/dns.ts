@@ -5,7 +5,7 @@
  * sweep, and the `/fqdn/cache` routes `tendril fqdn cache list|clean` call.
  */
 import type { Logger } from 'pino';
-import type { Config } from '../config/index.js';
+import { durationMs, type Config } from '../config/index.js';
 import type { FlowSink } from '../observe/index.js';
 import { endpointIdentityNumbers } from '../policy/index.js';
 import { describeFromWorld, DnsProxy, ExplicitDnsSource, FqdnCache, parseAddress, parseDestination } from '../proxy/index.js';
@@ -29,7 +29,9 @@ export function dnsComponent(ctx: { config: Config; log: Logger; policy: LoadedP
     dst: parseDestination(r.destination, `standalone.redirects[${i}].destination`),
     upstream: parseAddress(r.upstream, `standalone.redirects[${i}].upstream`),
   }));
-  const cache = new FqdnCache();
+  const d = config.dnsProxy;
+  const cache = new FqdnCache({ minTtlSeconds: d.minTtl, maxIpsPerName: d.endpointMaxIpPerHostname, graceMs: durationMs(d.idleConnectionGracePeriod) });
+  const options = { rejectResponseCode: d.dnsRejectResponseCode, responseMaxDelayMs: durationMs(d.proxyResponseMaxDelay) };
   cache.onChange((names) => {
     const next = policy.engine.withLearnedFqdns?.(names);
     if (next) policy.engine = next;
@@ -56,6 +58,7 @@ export function dnsComponent(ctx: { config: Config; log: Logger; policy: LoadedP
           describe,
           nodeName: config.nodeName,
           cache,
+          options,
         });
         try {
           await proxy.start();

@@ -43,7 +43,7 @@ spec:
     - ports: [{port: "443", protocol: TCP}]
 `;
 
-test('agent DNS redirect: enforce, learn, fqdn cache list/clean, dns metrics', { timeout: 60_000 }, async (t) => {
+test('agent DNS redirect: enforce (dnsProxy.* config), learn, fqdn cache list/clean, dns metrics', { timeout: 60_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tendril-dns-agent-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'world.yaml'), WORLD);
@@ -60,13 +60,15 @@ test('agent DNS redirect: enforce, learn, fqdn cache list/clean, dns metrics', {
     `standalone.world=${dir}/world.yaml`,
     `standalone.redirects=[{listen: "127.0.171.1:0", destination: "kube-system/coredns-0:53", upstream: "127.0.171.53:5353", protocol: dns}]`,
     'datapath.enabled=false',
+    'dnsProxy.dnsRejectResponseCode=nameError',
+    'dnsProxy.minTtl=120',
   ]);
   await waitReady(agent, `127.0.0.1:${health}`);
   const status = (await (await request(`http://127.0.0.1:${health}/status`)).body.json()) as { components: { dns: { listeners: { address: string }[] } } };
   const [host, port] = status.components.dns.listeners[0]!.address.split(':');
   const dig = async (name: string): Promise<string> => (await run('dig', [`@${host}`, '-p', port!, '-b', PAY, '+tries=1', '+time=3', name])).stdout;
   assert.match(await dig('api.stripe.com'), /status: NOERROR/);
-  assert.match(await dig('google.com'), /status: REFUSED/);
+  assert.match(await dig('google.com'), /status: NXDOMAIN/); // dnsProxy.dnsRejectResponseCode=nameError
 
   const cli = async (...args: string[]): Promise<string> => (await run(process.execPath, [TENDRIL_BIN, 'fqdn', 'cache', ...args, '--server', `127.0.0.1:${health}`])).stdout;
   const rows = JSON.parse(await cli('list', '-o', 'json')) as { name: string; source: string; ips: { ip: string; ttlLeftSeconds: number }[] }[];
@@ -74,10 +76,11 @@ test('agent DNS redirect: enforce, learn, fqdn cache list/clean, dns metrics', {
   assert.equal(rows[0]!.name, 'api.stripe.com.');
   assert.equal(rows[0]!.source, 'payments/payment-service-0');
   assert.deepEqual(rows[0]!.ips.map((i) => i.ip).sort(), [...ZONE.api].sort());
-  assert.ok(rows[0]!.ips.every((i) => i.ttlLeftSeconds > 0 && i.ttlLeftSeconds <= 60));
+  // dnsProxy.minTtl=120 raises unbound's 60 s.
+  assert.ok(rows[0]!.ips.every((i) => i.ttlLeftSeconds > 100 && i.ttlLeftSeconds <= 120), JSON.stringify(rows));
   const table = await cli('list');
   assert.match(table, /^Endpoint\s+FQDN\s+TTL/m);
-  assert.match(table, /payments\/payment-service-0\s+api\.stripe\.com\.\s+\d+\/60/);
+  assert.match(table, /payments\/payment-service-0\s+api\.stripe\.com\.\s+\d+\/120/);
   assert.match(await cli('clean'), /removed 2 learned IP entries/);
   assert.deepEqual(JSON.parse(await cli('list', '-o', 'json')), []);
 
