@@ -75,7 +75,9 @@ async function launch(cmd: string, args: string[], dir: string, host: string, po
 }
 
 /** unbound on host:port with the stripe.com, wild.example and big.example local zones. */
-export async function startUnbound(host: string, port = 5353, extraConfig = ''): Promise<DnsServer> {
+export async function startUnbound(host: string, port = 5353, extraConfig = '', opts: { apiIps?: readonly string[]; apiTtl?: number } = {}): Promise<DnsServer> {
+  const apiIps = opts.apiIps ?? ZONE.api;
+  const apiTtl = opts.apiTtl ?? 60;
   const dir = mkdtempSync(join(tmpdir(), 'tendril-unbound-'));
   const big = Array.from({ length: ZONE.bigCount }, (_, i) => `    local-data: "big.example. 30 IN A 10.9.0.${i + 1}"`).join('\n');
   writeFileSync(
@@ -96,8 +98,7 @@ export async function startUnbound(host: string, port = 5353, extraConfig = ''):
     module-config: "iterator"
     local-zone: "." static
     local-zone: "stripe.com." static
-    local-data: "api.stripe.com. 60 IN A ${ZONE.api[0]}"
-    local-data: "api.stripe.com. 60 IN A ${ZONE.api[1]}"
+${apiIps.map((ip) => `    local-data: "api.stripe.com. ${apiTtl} IN A ${ip}"`).join('\n')}
     local-data: "api.stripe.com. 60 IN AAAA ${ZONE.api6}"
     local-data: "short.stripe.com. 1 IN A 52.1.1.9"
     local-zone: "wild.example." redirect
