@@ -1,7 +1,8 @@
 /**
  * The seed's payment-service egress scenario end to end in network namespaces (docs/dns.md
- * "Datapath"): the pay pod asks the DNS proxy (on its gateway) for api.stripe.com and connects
- * to the learned address; other names are REFUSED; a direct connect to an address never learned
+ * "Datapath"): the pay pod asks kube-dns (10.96.0.10) for api.stripe.com, over UDP and TCP; the
+ * socket programs redirect port 53 to the DNS proxy and replies come back from 10.96.0.10; it
+ * connects to the learned address; other names are REFUSED; a direct connect to an address never learned
  * is dropped by tc egress with an EGRESS drop flow that names it; after the TTL (2 s) plus the
  * grace period (1 s) the learned address stops working for new connections.
  */
@@ -28,7 +29,7 @@ test('payment-service egress: allowed name resolves and connects, others REFUSED
   const other = net.addPod('other');
   await startTool(net, 'stripe', ['serve-tcp', stripe.ip, '443', 'stripe']);
   await startTool(net, 'other', ['serve-tcp', other.ip, '443', 'other']);
-  const node = net.spawn('node', process.execPath, ['--import', 'tsx', NODE, net.cgroupParent, `tendril-ci-${net.id}`, PRIVATE_BPFFS_PARENT, pay.nsPath, pay.ifname, pay.ip, pay.gateway, stripe.ip]);
+  const node = net.spawn('node', process.execPath, ['--import', 'tsx', NODE, net.cgroupParent, `tendril-ci-${net.id}`, PRIVATE_BPFFS_PARENT, pay.nsPath, pay.ifname, pay.ip, pay.gateway, stripe.ip, pay.cgroup]);
   let log = '';
   node.stdout!.on('data', (d: Buffer) => (log += d.toString()));
   let errLog = '';
@@ -40,17 +41,20 @@ test('payment-service egress: allowed name resolves and connects, others REFUSED
   }
   const lines = (): Array<Record<string, any>> => log.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
   const connect = async (ip: string): Promise<ConnectResult> => (await runTool<ConnectResult>(net, 'pay', ['connect', ip, '443', '1']))[0]!;
-  const dig = async (name: string): Promise<string> => (await net.exec('pay', 'dig', [`@${pay.gateway}`, '+tries=1', '+time=3', name])).stdout;
+  const dig = async (name: string, ...args: string[]): Promise<string> => (await net.exec('pay', 'dig', ['@10.96.0.10', '+tries=1', '+time=3', ...args, name])).stdout;
 
   // Nothing learned yet: api.stripe.com's address is plain world, dropped.
   assert.ok((await connect(stripe.ip)).error, 'before the lookup: dropped');
 
   const ok = await dig('api.stripe.com');
   assert.match(ok, /status: NOERROR/);
+  assert.match(ok, /SERVER: 10\.96\.0\.10#53/, `the reply comes from the address asked: ${ok}`);
+  assert.match(await dig('api.stripe.com', '+tcp'), /status: NOERROR/);
   assert.match(ok, new RegExp(`IN\\s+A\\s+${stripe.ip.replace(/\./g, '\\.')}`));
   assert.match((await connect(stripe.ip)).reply ?? '', /^stripe saw/, 'learned address connects');
 
   assert.match(await dig('google.com'), /status: REFUSED/);
+  assert.match(await dig('google.com', '+tcp'), /status: REFUSED/);
   const never = await connect(other.ip);
   assert.ok(never.error, 'never-learned address: dropped');
   await new Promise((r) => setTimeout(r, 300));
