@@ -18,6 +18,8 @@ export interface Component {
   stop(): Promise<void>;
   /** Facts for `tendril status` / GET /status. */
   status?(): Record<string, unknown>;
+  /** Extra health-endpoint routes (e.g. `/fqdn/cache`); null when the path is not its own. */
+  route?(method: string, path: string): Promise<{ code: number; body: unknown } | null>;
 }
 
 export class Agent {
@@ -78,6 +80,15 @@ export class Agent {
     if (!c) return false;
     const st = c.status?.() as { running?: boolean } | undefined;
     return st?.running !== false;
+  }
+
+  /** Asks each started component for a route (health endpoint paths beyond /healthz, /readyz, /status). */
+  async route(method: string, path: string): Promise<{ code: number; body: unknown } | null> {
+    for (const c of this.started) {
+      const r = await c.route?.(method, path);
+      if (r) return r;
+    }
+    return null;
   }
 
   /** Stops components in reverse start order; idempotent. */

@@ -15,6 +15,7 @@ import { ChainedRedirectSource } from '../datapath/redirect-chain.js';
 import type { LoadedPolicy } from './policy-source.js';
 import { VERSION } from './cli/version.js';
 import { encryptionComponent } from './encryption.js';
+import { dnsComponent } from './dns.js';
 
 export function buildComponents(ctx: { config: Config; log: Logger; policy: LoadedPolicy }): Component[] {
   const { config, log, policy } = ctx;
@@ -22,7 +23,10 @@ export function buildComponents(ctx: { config: Config; log: Logger; policy: Load
   const sinkRef: { sink: FlowSink } = { sink: config.hubble.enabled ? observability.sink : NULL_SINK };
 
   // Validated now (before anything listens) so a bad redirect fails the start as a whole.
-  const redirects = explicitRedirects(config.standalone.redirects, (ip) => policy.engine.endpointByIp(ip));
+  const redirects = explicitRedirects(
+    config.standalone.redirects.filter((r) => r.protocol !== 'dns'),
+    (ip) => policy.engine.endpointByIp(ip),
+  );
   const proxyOptions = proxyOptionsFromConfig(config.proxy);
   let proxy: RunningProxy | null = null;
   const datapath = datapathComponent({ config, log, policy, flows: sinkRef.sink });
@@ -57,6 +61,7 @@ export function buildComponents(ctx: { config: Config; log: Logger; policy: Load
         listeners: (proxy?.listeners ?? []).map((l) => ({ protocol: l.protocol, address: `${l.address.host}:${l.address.port}`, ...l.stats })),
       }),
     },
+    dnsComponent({ config, log, policy, flows: () => sinkRef.sink }),
   ];
   const encryption = encryptionComponent({ config, log, worldNodes: policy.world.nodes });
   if (encryption) components.push(encryption);

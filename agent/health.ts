@@ -11,6 +11,8 @@ import { parseHostPort, TendrilError } from '../core/index.js';
 export interface StatusSource {
   ready(): { ready: boolean; pending: string[] };
   status(): Record<string, unknown>;
+  /** Component routes (e.g. `/fqdn/cache`); null = not found. */
+  route?(method: string, path: string): Promise<{ code: number; body: unknown } | null>;
 }
 
 export class HealthServer {
@@ -45,8 +47,15 @@ export class HealthServer {
       res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
       res.end(text);
     };
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, { error: 'method not allowed' });
     const path = (req.url ?? '/').split('?')[0];
+    if (this.source.route && path !== undefined && path.startsWith('/fqdn/')) {
+      this.source.route(req.method ?? 'GET', path).then(
+        (r) => send(r?.code ?? 404, r?.body ?? { error: 'not found' }),
+        (err: Error) => send(500, { error: err.message }),
+      );
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, { error: 'method not allowed' });
     if (path === '/healthz') return send(200, { status: 'ok' });
     if (path === '/readyz') {
       const r = this.source.ready();

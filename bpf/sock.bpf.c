@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sock.bpf.o: socket-level programs, attached to the agent's (or test run's) cgroup, never the root.
- *   tnd_connect4      service LB (TCP/UDP connect) + transparent redirect to the L7 proxy
- *   tnd_sendmsg4      service LB for unconnected UDP
+ *   tnd_connect4      service LB (TCP/UDP connect) + transparent redirect to the L7 / DNS proxy
+ *   tnd_sendmsg4      service LB for unconnected UDP + UDP redirect to the DNS proxy
  *   tnd_recvmsg4      UDP reverse translation (replies appear to come from the ClusterIP)
  *   tnd_getpeer4      getpeername() reverse translation
  *   tnd_getsockopt    SO_ORIGINAL_DST emulation for the proxy's accepted sockets
@@ -65,13 +65,16 @@ static __always_inline int td_sock4_xlate(struct bpf_sock_addr *ctx, int allow_r
 		td_stat_inc(TD_STAT_LB_CONNECT);
 	}
 
-	if (allow_redirect && proto == IPPROTO_TCP && (td_config() & TD_CFG_REDIRECT)) {
+	/* TCP redirects at connect(); UDP ones (the DNS proxy) at connect() and at every sendmsg() */
+	if ((proto == IPPROTO_UDP || allow_redirect) && (td_config() & TD_CFG_REDIRECT)) {
 		struct td_redirect_val rv;
 		__u32 src_id = 0;
 		if (td_redirect_lookup(ip, port, proto, &rv, &src_id)) {
 			__u64 cookie = bpf_get_socket_cookie(ctx);
-			struct td_orig_dst od = { .ip = ip, .port = port, .src_identity = src_id, .policy_id = rv.policy_id };
-			bpf_map_update_elem(&tendril_pending, &cookie, &od, BPF_ANY);
+			if (proto == IPPROTO_TCP) {
+				struct td_orig_dst od = { .ip = ip, .port = port, .src_identity = src_id, .policy_id = rv.policy_id };
+				bpf_map_update_elem(&tendril_pending, &cookie, &od, BPF_ANY);
+			}
 			/* the app keeps seeing what it asked for: the ClusterIP or the original pod address */
 			td_nat_remember(cookie, vis_ip, vis_port, rv.proxy_ip, rv.proxy_port);
 			ctx->user_ip4 = rv.proxy_ip;

@@ -5,7 +5,12 @@
  *                    otherwise (peer identity, proto, port) is looked up in the endpoint's
  *                    policy; a deny, an auth-required entry or a miss under enforcement drops and
  *                    emits a ring-buffer event
- *   tnd_tc_egress    packets OUT of the pod: records the flow so its replies pass ingress
+ *   tnd_tc_egress    packets OUT of the pod: under egress enforcement, replies of flows into the
+ *                    pod pass (tendril_ct); otherwise (destination identity, proto, port) is looked
+ *                    up in the endpoint's egress policy (key ep_id | TD_POLICY_EGRESS), and a deny,
+ *                    an auth-required entry or a miss drops with the same ring-buffer event
+ *                    (dir = TD_DIR_EGRESS); every passing packet records its flow so the replies
+ *                    pass ingress
  */
 #include "build/vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -72,7 +77,7 @@ static __always_inline struct td_policy_val *td_policy_find(__u32 ep, __u32 id, 
 }
 
 static __always_inline void td_emit_drop(struct __sk_buff *skb, struct td_pkt *p, __u8 reason, __u32 src_id,
-					 __u32 dst_id, __u32 policy_id)
+					 __u32 dst_id, __u32 policy_id, __u16 dir)
 {
 	struct td_drop_event *e = bpf_ringbuf_reserve(&tendril_events, sizeof(*e), 0);
 	if (!e)
@@ -84,7 +89,7 @@ static __always_inline void td_emit_drop(struct __sk_buff *skb, struct td_pkt *p
 	e->dport = p->dport;
 	e->proto = p->proto;
 	e->reason = reason;
-	e->pad = 0;
+	e->dir = dir;
 	e->src_identity = src_id;
 	e->dst_identity = dst_id;
 	e->policy_id = policy_id;
@@ -99,8 +104,16 @@ int tnd_tc_ingress(struct __sk_buff *skb)
 	if (!td_parse(skb, &p))
 		return TD_TC_ACT_OK;
 	struct td_endpoint *ep = bpf_map_lookup_elem(&tendril_endpoint, &p.daddr);
-	if (!ep || !(ep->flags & TD_EP_ENFORCE_INGRESS))
+	if (!ep)
 		return TD_TC_ACT_OK;
+	struct td_ct_key in = { .saddr = p.saddr, .daddr = p.daddr, .sport = p.sport, .dport = p.dport, .proto = p.proto };
+	if (!(ep->flags & TD_EP_ENFORCE_INGRESS)) {
+		if (ep->flags & TD_EP_ENFORCE_EGRESS) {
+			__u64 now = bpf_ktime_get_ns();
+			bpf_map_update_elem(&tendril_ct, &in, &now, BPF_ANY);   /* so the pod's replies pass egress */
+		}
+		return TD_TC_ACT_OK;
+	}
 	struct td_ct_key rk = { .saddr = p.daddr, .daddr = p.saddr, .sport = p.dport, .dport = p.sport, .proto = p.proto };
 	if (bpf_map_lookup_elem(&tendril_ct, &rk))
 		return TD_TC_ACT_OK;   /* reply of a flow the pod started */
@@ -112,15 +125,19 @@ int tnd_tc_ingress(struct __sk_buff *skb)
 	if (v && v->verdict == TD_VERDICT_AUTH) {
 		/* the rule requires mutual authentication and no auth entry exists for the pair */
 		td_stat_inc(TD_STAT_TC_DROP);
-		td_emit_drop(skb, &p, TD_DROP_AUTH_REQUIRED, src_id, dst_id, v->policy_id);
+		td_emit_drop(skb, &p, TD_DROP_AUTH_REQUIRED, src_id, dst_id, v->policy_id, TD_DIR_INGRESS);
 		return TD_TC_ACT_SHOT;
 	}
 	if (v && v->verdict != TD_VERDICT_DENY) {
 		td_stat_inc(TD_STAT_TC_ALLOW);
+		if (ep->flags & TD_EP_ENFORCE_EGRESS) {
+			__u64 now = bpf_ktime_get_ns();
+			bpf_map_update_elem(&tendril_ct, &in, &now, BPF_ANY);
+		}
 		return TD_TC_ACT_OK;   /* ALLOW, or REDIRECT (the socket hook already steered it) */
 	}
 	td_stat_inc(TD_STAT_TC_DROP);
-	td_emit_drop(skb, &p, v ? TD_DROP_POLICY_DENY : TD_DROP_POLICY, src_id, dst_id, v ? v->policy_id : 0);
+	td_emit_drop(skb, &p, v ? TD_DROP_POLICY_DENY : TD_DROP_POLICY, src_id, dst_id, v ? v->policy_id : 0, TD_DIR_INGRESS);
 	return TD_TC_ACT_SHOT;
 }
 
@@ -130,9 +147,32 @@ int tnd_tc_egress(struct __sk_buff *skb)
 	struct td_pkt p;
 	if (!td_parse(skb, &p))
 		return TD_TC_ACT_OK;
-	if (!bpf_map_lookup_elem(&tendril_endpoint, &p.saddr))
+	struct td_endpoint *ep = bpf_map_lookup_elem(&tendril_endpoint, &p.saddr);
+	if (!ep)
 		return TD_TC_ACT_OK;
 	struct td_ct_key k = { .saddr = p.saddr, .daddr = p.daddr, .sport = p.sport, .dport = p.dport, .proto = p.proto };
+	if (ep->flags & TD_EP_ENFORCE_EGRESS) {
+		struct td_ct_key rk = { .saddr = p.daddr, .daddr = p.saddr, .sport = p.dport, .dport = p.sport, .proto = p.proto };
+		if (!bpf_map_lookup_elem(&tendril_ct, &rk) && !bpf_map_lookup_elem(&tendril_ct, &k)) {
+			/* neither a reply of a flow into the pod nor a flow already allowed: judge it */
+			struct td_identity *did = bpf_map_lookup_elem(&tendril_ipcache, &p.daddr);
+			__u32 dst_id = did ? did->identity : TD_ID_WORLD;
+			struct td_policy_val *v = td_policy_find(ep->ep_id | TD_POLICY_EGRESS, dst_id, p.dport, p.proto);
+			if (v && v->verdict == TD_VERDICT_AUTH) {
+				/* the rule requires mutual authentication and no auth entry exists for the pair */
+				td_stat_inc(TD_STAT_TC_DROP);
+				td_emit_drop(skb, &p, TD_DROP_AUTH_REQUIRED, ep->identity, dst_id, v->policy_id, TD_DIR_EGRESS);
+				return TD_TC_ACT_SHOT;
+			}
+			if (!v || v->verdict == TD_VERDICT_DENY) {
+				td_stat_inc(TD_STAT_TC_DROP);
+				td_emit_drop(skb, &p, v ? TD_DROP_POLICY_DENY : TD_DROP_POLICY, ep->identity, dst_id, v ? v->policy_id : 0,
+					     TD_DIR_EGRESS);
+				return TD_TC_ACT_SHOT;
+			}
+			td_stat_inc(TD_STAT_TC_ALLOW);
+		}
+	}
 	__u64 now = bpf_ktime_get_ns();
 	bpf_map_update_elem(&tendril_ct, &k, &now, BPF_ANY);
 	return TD_TC_ACT_OK;

@@ -136,6 +136,19 @@ export const configSchema = {
         },
       },
     },
+    dnsProxy: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'the DNS proxy and toFQDNs learning (Cilium Helm dnsProxy.*; docs/dns.md)',
+      properties: {
+        dnsRejectResponseCode: { enum: ['refused', 'nameError'], default: 'refused', description: 'answer to a denied query: REFUSED or NXDOMAIN' },
+        minTtl: { type: 'integer', minimum: 0, maximum: 604800, default: 0, description: 'lower bound on learned TTLs, seconds (0 = honour the answer)' },
+        endpointMaxIpPerHostname: { type: 'integer', minimum: 1, maximum: 100000, default: 1000, description: 'IPs kept per name per endpoint, oldest evicted' },
+        idleConnectionGracePeriod: { ...duration, default: '0s', description: 'how long an expired IP stays allowed' },
+        proxyResponseMaxDelay: { ...duration, default: '100ms', description: 'longest an answer waits for learned IPs to reach policy' },
+      },
+    },
   },
 } as const;
 
@@ -191,5 +204,15 @@ export interface Config {
     type: 'wireguard';
     /** Device, port and key folder of the WireGuard manager (docs/wireguard.md). */
     wireguard: { interface: string; port: number; /** milliseconds */ persistentKeepalive: number; stateDir: string };
+  };
+  /** DNS proxy and toFQDNs learning (docs/dns.md). */
+  dnsProxy: {
+    dnsRejectResponseCode: 'refused' | 'nameError';
+    minTtl: number;
+    endpointMaxIpPerHostname: number;
+    /** milliseconds */
+    idleConnectionGracePeriod: number;
+    /** milliseconds */
+    proxyResponseMaxDelay: number;
   };
 }

@@ -8,7 +8,7 @@ import { TendrilError } from '../core/index.js';
 import type { Config } from './schema.js';
 
 /** L7 protocols the proxy parses; other values of a redirect's `protocol` are refused. */
-export const PROXY_PROTOCOLS: readonly string[] = ['http', 'kafka'];
+export const PROXY_PROTOCOLS: readonly string[] = ['http', 'kafka', 'dns'];
 
 /** L7 protocols a redirect may name that the proxy does not parse (refused). */
 export const MISSING_PROTOCOLS: readonly string[] = ['grpc', 'kafka', 'dns'].filter((p) => !PROXY_PROTOCOLS.includes(p));

@@ -1,10 +1,10 @@
 /**
  * A tc drop event (struct td_drop_event) as a Hubble-compatible Flow: verdict DROPPED, Cilium's
- * drop reason name, the deciding policy in ingress_denied_by (`default-deny` when none), and the
- * endpoints resolved from the addresses.
+ * drop reason name, the deciding policy in ingress_denied_by or egress_denied_by (by the hook
+ * that dropped it; `default-deny` when none), and the endpoints resolved from the addresses.
  */
 import type { DropEvent } from '../native/index.js';
-import { PROTO } from '../native/index.js';
+import { DIR, PROTO } from '../native/index.js';
 import { newFlow, dropReasonName, type Flow, type Endpoint } from '../observe/index.js';
 
 export interface DropFlowContext {
@@ -35,8 +35,8 @@ export function dropEventToFlow(ev: DropEvent, ctx: DropFlowContext): Flow {
     l4: ev.proto === PROTO.TCP ? { TCP: ports } : ev.proto === PROTO.UDP ? { UDP: ports } : undefined,
     source: endpointOf(ev.saddr, ev.srcIdentity, ctx),
     destination: endpointOf(ev.daddr, ev.dstIdentity, ctx),
-    traffic_direction: 'INGRESS',
-    ingress_denied_by: deciding,
+    traffic_direction: ev.dir === DIR.EGRESS ? 'EGRESS' : 'INGRESS',
+    ...(ev.dir === DIR.EGRESS ? { egress_denied_by: deciding } : { ingress_denied_by: deciding }),
     node_name: ctx.nodeName ?? '',
   });
 }

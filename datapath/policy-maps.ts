@@ -7,7 +7,7 @@
  */
 import type { PolicyKey, PolicyVal, RedirectKey, RedirectVal } from '../native/index.js';
 import type { MapSource } from './map-source.js';
-import { cgroupId, EP_FLAGS } from '../native/index.js';
+import { cgroupId, EP_FLAGS, POLICY_EGRESS } from '../native/index.js';
 
 export interface PolicyEntry {
   /** Peer identity (0 = any). */
@@ -57,7 +57,7 @@ export class PolicyMapSync {
   readonly ids = new PolicyIds();
   private readonly ipIdentity = new Map<string, number>();
   private readonly cgIdentity = new Map<bigint, number>();
-  private readonly endpoints = new Map<string, { epId: number; identity: number; enforce: boolean }>();
+  private readonly endpoints = new Map<string, { epId: number; identity: number; flags: number }>();
   private readonly policy = new Map<number, Map<string, { key: PolicyKey; val: PolicyVal }>>();
   private redirects = new Map<string, { key: RedirectKey; val: RedirectVal }>();
   writes = 0;
@@ -90,18 +90,25 @@ export class PolicyMapSync {
     this.writes++;
   }
 
-  setEndpoint(ip: string, ep: { epId: number; identity: number; enforceIngress: boolean }): void {
+  setEndpoint(ip: string, ep: { epId: number; identity: number; enforceIngress: boolean; enforceEgress?: boolean }): void {
+    const flags = (ep.enforceIngress ? EP_FLAGS.ENFORCE_INGRESS : 0) | (ep.enforceEgress ? EP_FLAGS.ENFORCE_EGRESS : 0);
     const cur = this.endpoints.get(ip);
-    if (cur && cur.epId === ep.epId && cur.identity === ep.identity && cur.enforce === ep.enforceIngress) return;
-    this.obj.map('tendril_endpoint').set(ip, { epId: ep.epId, identity: ep.identity, flags: ep.enforceIngress ? EP_FLAGS.ENFORCE_INGRESS : 0 });
-    this.endpoints.set(ip, { epId: ep.epId, identity: ep.identity, enforce: ep.enforceIngress });
+    if (cur && cur.epId === ep.epId && cur.identity === ep.identity && cur.flags === flags) return;
+    this.obj.map('tendril_endpoint').set(ip, { epId: ep.epId, identity: ep.identity, flags });
+    this.endpoints.set(ip, { epId: ep.epId, identity: ep.identity, flags });
     this.writes++;
+  }
+
+  /** Replaces one endpoint's EGRESS policy (destination identities), keyed epId + POLICY_EGRESS. */
+  setEndpointEgressPolicy(epId: number, entries: PolicyEntry[]): void {
+    this.setEndpointPolicy(epId + POLICY_EGRESS, entries);
   }
 
   removeEndpoint(ip: string): void {
     const cur = this.endpoints.get(ip);
     if (!cur) return;
     this.setEndpointPolicy(cur.epId, []);
+    this.setEndpointEgressPolicy(cur.epId, []);
     this.obj.map('tendril_endpoint').delete(ip);
     this.endpoints.delete(ip);
     this.writes++;

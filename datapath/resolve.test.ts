@@ -53,7 +53,7 @@ test('dropEventToFlow names reason and policy; default deny is named default-den
     endpointByIp: (ip: string) => (ip === '10.250.1.2' ? 'shop/client' : ip === '10.250.2.2' ? 'shop/web' : null),
     nodeName: 'n1',
   };
-  const base = { tsNs: 1n, saddr: '10.250.1.2', daddr: '10.250.2.2', sport: 40000, dport: 9090, proto: 6, srcIdentity: 1001, dstIdentity: 1002, ifindex: 2 };
+  const base = { tsNs: 1n, saddr: '10.250.1.2', daddr: '10.250.2.2', sport: 40000, dport: 9090, proto: 6, dir: 0, srcIdentity: 1001, dstIdentity: 1002, ifindex: 2 };
   const f = dropEventToFlow({ ...base, reason: 181, policyId: 3 }, ctx);
   assert.equal(f.verdict, 'DROPPED');
   assert.equal(f.drop_reason_desc, 'POLICY_DENY');
@@ -67,5 +67,12 @@ test('dropEventToFlow names reason and policy; default deny is named default-den
   assert.equal(g.drop_reason_desc, 'POLICY_DENIED');
   assert.deepEqual(g.ingress_denied_by, [{ name: 'default-deny' }]);
   assert.deepEqual(g.source, { identity: 2, labels: ['reserved:world'] });
+  // An egress drop (pod -> never-learned world address): EGRESS, egress_denied_by.
+  const e = dropEventToFlow({ ...base, daddr: '52.1.1.9', dstIdentity: 2, dport: 443, reason: 133, policyId: 0, dir: 1 }, ctx);
+  assert.equal(e.traffic_direction, 'EGRESS');
+  assert.deepEqual(e.egress_denied_by, [{ name: 'default-deny' }]);
+  assert.equal(e.ingress_denied_by, undefined);
+  assert.equal(e.source?.pod_name, 'client');
+  assert.deepEqual(e.destination, { identity: 2, labels: ['reserved:world'] });
   assert.deepEqual(g.l4, { UDP: { source_port: 40000, destination_port: 9090 } });
 });

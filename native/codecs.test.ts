@@ -61,6 +61,7 @@ test('enum mirrors match bpf/include/tendril.h', () => {
     ['TD_VERDICT_', codecs.VERDICT],
     ['TD_DROP_', codecs.DROP_REASON],
     ['TD_EP_', codecs.EP_FLAGS],
+    ['TD_DIR_', codecs.DIR],
     ['TD_CFG_', codecs.CONFIG_FLAGS],
     ['TD_ID_', codecs.RESERVED_IDENTITY],
   ];
@@ -78,7 +79,7 @@ test('codec round trip at every field, including addresses in network order', ()
   assert.deepEqual(codecs.svcKey.decode(b), k);
   const ev = {
     tsNs: 123n, saddr: '10.250.1.2', daddr: '10.250.2.2', sport: 40000, dport: 9090, proto: 6, reason: 133,
-    srcIdentity: 1001, dstIdentity: 1002, policyId: 7, ifindex: 3,
+    dir: 1, srcIdentity: 1001, dstIdentity: 1002, policyId: 7, ifindex: 3,
   };
   assert.deepEqual(codecs.dropEvent.decode(codecs.dropEvent.encode(ev)), ev);
   assert.throws(() => codecs.svcKey.encode({ vip: '10.96.0', port: 80, proto: 6 }), /not an IPv4 address/);

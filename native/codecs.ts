@@ -21,6 +21,8 @@ export interface PolicyVal { verdict: number; proxyPort: number; policyId: numbe
 export interface CtKey { saddr: string; daddr: string; sport: number; dport: number; proto: number }
 export interface DropEvent {
   tsNs: bigint; saddr: string; daddr: string; sport: number; dport: number; proto: number; reason: number;
+  /** DIR.INGRESS or DIR.EGRESS: the hook that dropped it. */
+  dir: number;
   srcIdentity: number; dstIdentity: number; policyId: number; ifindex: number;
 }
 
@@ -55,7 +57,7 @@ export const ctKey = struct<CtKey>('td_ct_key', [
 ]);
 export const dropEvent = struct<DropEvent>('td_drop_event', [
   ['ts_ns', 'u64'], ['saddr', 'ip4'], ['daddr', 'ip4'], ['sport', 'u16'], ['dport', 'u16'], ['proto', 'u8'], ['reason', 'u8'],
-  ['pad', 'pad16'], ['src_identity', 'u32'], ['dst_identity', 'u32'], ['policy_id', 'u32'], ['ifindex', 'u32'],
+  ['dir', 'u16'], ['src_identity', 'u32'], ['dst_identity', 'u32'], ['policy_id', 'u32'], ['ifindex', 'u32'],
 ]);
 export const ip4Key = scalar('__u32', 'ip4') as Codec<string>;
 export const u32 = scalar('__u32', 'u32') as Codec<number>;
@@ -85,7 +87,10 @@ export type ValueOf<M extends MapName> = (typeof MAPS)[M]['value'] extends Codec
 /** Mirrors of the enums in tendril.h (checked against BTF enums in codecs.test.ts). */
 export const VERDICT = { ALLOW: 1, DENY: 2, REDIRECT: 3, AUTH: 4 } as const;
 export const DROP_REASON = { POLICY: 133, POLICY_DENY: 181, AUTH_REQUIRED: 189 } as const;
-export const EP_FLAGS = { ENFORCE_INGRESS: 1 } as const;
+export const EP_FLAGS = { ENFORCE_INGRESS: 1, ENFORCE_EGRESS: 2 } as const;
+export const DIR = { INGRESS: 0, EGRESS: 1 } as const;
+/** An endpoint's egress policy entries are keyed `epId + POLICY_EGRESS` (tendril.h TD_POLICY_EGRESS). */
+export const POLICY_EGRESS = 0x8000_0000;
 export const CONFIG_FLAGS = { SOCKMAP: 1, REDIRECT: 2 } as const;
 export const RESERVED_IDENTITY = { UNKNOWN: 0, HOST: 1, WORLD: 2 } as const;
 export const STAT = {

@@ -105,4 +105,10 @@ export interface PolicyEngine {
   connection(q: ConnectionQuery): ConnectionPolicy;
   /** Resolve a source IP to the endpoint it belongs to (`ns/pod`), or null for non-endpoints. */
   endpointByIp(ip: string): string | null;
+  /**
+   * A new snapshot with names the DNS proxy learned (normalized name -> IPs) added to the world's
+   * fqdns, so toFQDNs selectors match those IPs (policy-semantics §10.3). Absent on engines that
+   * cannot learn; the DNS proxy then judges queries but nothing is learned into policy.
+   */
+  withLearnedFqdns?(learned: ReadonlyMap<string, readonly string[]>): PolicyEngine;
 }

@@ -12,7 +12,7 @@ import type { PolicySet, Rule } from './model.js';
 import { judgeSide, planSide, type Direction, type Payload, type SideOutcome, type SidePlan } from './evaluate.js';
 import { endpointPeer, resolvePeer, type Peer } from './peers.js';
 import { matchesSelector } from './selector.js';
-import type { Endpoint, World } from './world.js';
+import { worldWithFqdns, type Endpoint, type World } from './world.js';
 import { checkL7Conflicts } from './conflicts.js';
 
 export interface SubjectRules {
@@ -39,13 +39,16 @@ export class Engine implements PolicyEngine {
   private memoSize = 0;
   /** Identity keys interned to small integers, so a memo key is one exact double. */
   private readonly ids: Map<string, number>;
+  /** The world before names learned by the DNS proxy were added (see withLearnedFqdns). */
+  private readonly baseWorld: World;
 
   constructor(
     opts: EngineOptions,
-    reuse?: { subjects: Map<string, SubjectRules>; cache: SelectorCache; ids: Map<string, number>; check: readonly Endpoint[] },
+    reuse?: { subjects: Map<string, SubjectRules>; cache: SelectorCache; ids: Map<string, number>; check: readonly Endpoint[]; baseWorld?: World },
   ) {
     this.policies = opts.policies;
     this.world = opts.world;
+    this.baseWorld = reuse?.baseWorld ?? opts.world;
     this.cache = reuse?.cache ?? new SelectorCache();
     this.ids = reuse?.ids ?? new Map();
     this.subjects = reuse?.subjects ?? resolveSubjects(opts.policies.rules, opts.world.endpoints);
@@ -135,6 +138,16 @@ export class Engine implements PolicyEngine {
     for (const ep of this.world.endpoints) if (touched.has(ep.identity.id)) rep.set(ep.identity.id, ep);
     for (const [id, sr] of resolveSubjects(policies.rules, [...rep.values()])) subjects.set(id, sr);
     return new Engine({ policies, world: this.world }, { subjects, cache: this.cache, ids: this.ids, check: [...rep.values()] });
+  }
+
+  /**
+   * A new snapshot whose `world.fqdns` is the world file's names plus `learned` (normalized name
+   * -> IPs, the DNS proxy's FQDN cache, §10.3). Rule resolution is reused as is: only toFQDNs
+   * matching, which reads the names of a destination IP, sees the change.
+   */
+  withLearnedFqdns(learned: ReadonlyMap<string, readonly string[]>): Engine {
+    const world = worldWithFqdns(this.baseWorld, learned);
+    return new Engine({ policies: this.policies, world }, { subjects: this.subjects, cache: this.cache, ids: this.ids, check: [], baseWorld: this.baseWorld });
   }
 
   /** A new snapshot for a changed world (endpoints added/removed); known identities are reused. */

@@ -192,3 +192,17 @@ function worldNodes(ctx: DocContext, raw: unknown): WorldNode[] {
   });
   return nodes;
 }
+
+/** `world` with `learned` names (normalized name -> IPs) added to its fqdns (a new object; `world` is untouched). */
+export function worldWithFqdns(world: World, learned: ReadonlyMap<string, readonly string[]>): World {
+  const fqdns = new Map<string, string[]>();
+  for (const [n, ips] of world.fqdns) fqdns.set(n, [...ips]);
+  for (const [n, ips] of learned) {
+    const name = normalizeName(n);
+    const have = fqdns.get(name) ?? [];
+    fqdns.set(name, [...have, ...ips.filter((ip) => !have.includes(ip))]);
+  }
+  const namesByIp = new Map<string, string[]>();
+  for (const [n, ips] of fqdns) for (const ip of ips) namesByIp.set(ip, [...(namesByIp.get(ip) ?? []), n]);
+  return { ...world, fqdns, namesByIp };
+}

@@ -127,3 +127,4 @@ export async function startProxy(args: StartProxyArgs): Promise<RunningProxy> {
 export { describeFromWorld, type WorldEndpointsView } from './describe-world.js';
 export { proxyOptionsFromConfig } from './config-options.js';
 export { KafkaListener, DEFAULT_MAX_FRAME_BYTES, type KafkaListenerStats } from './kafka/listener.js';
+export * from './dns/index.js';

@@ -1,6 +1,6 @@
 /**
  * The proxy's limits and normalization options, already parsed into numbers. The agent builds
- * them from `Config['proxy']` (durations through config's `durationMs`); `tendril proxy` uses the
+ * them from `Config['proxy']` (durations are milliseconds from config load); `tendril proxy` uses the
  * defaults. Every field is validated once here; later code trusts the types.
  */
 import { TendrilError } from '../core/index.js';

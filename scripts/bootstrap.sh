@@ -17,6 +17,8 @@ DEBIAN_PACKAGES=(
   curl dnsutils nginx-light haproxy wrk kcat
   # WireGuard tests: packet capture on the underlay veth
   tcpdump
+  # DNS proxy tests and benchmark: upstream resolvers on loopback, load generator
+  unbound dnsmasq-base dnsperf
 )
 
 missing=()
@@ -30,7 +32,7 @@ if ((${#missing[@]})); then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     # nginx/haproxy packages start system services where an init system runs; tests start their own.
-    (command -v systemctl >/dev/null && systemctl disable --now nginx haproxy >/dev/null 2>&1) || true
+    (command -v systemctl >/dev/null && systemctl disable --now nginx haproxy unbound >/dev/null 2>&1) || true
   else
     echo "bootstrap: missing Debian packages (run as root, or: sudo apt-get install ${missing[*]})" >&2
     echo "bootstrap: continuing; the agent runs without them (proxy in explicit mode, no datapath)." >&2

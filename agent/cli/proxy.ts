@@ -23,6 +23,85 @@ interface ProxyCliOptions {
   logLevel: string;
   encodedSlashes: string;
   backslash: string;
+  dnsRejectResponseCode: string;
+}
+
+/** `--protocol dns`: UDP and TCP at --listen, judged against the source's egress rules.dns (docs/dns.md). */
+async function runDnsProxy(opts: ProxyCliOptions, io: CliIO): Promise<void> {
+  if (opts.dnsRejectResponseCode !== 'refused' && opts.dnsRejectResponseCode !== 'nameError') {
+    throw new CliExit(EXIT.USAGE, `error: TND_CLI_USAGE: --dns-reject-response-code must be refused or nameError, got ${JSON.stringify(opts.dnsRejectResponseCode)}`);
+  }
+  const [policyLib, proxyLib, observeLib, { default: pino }] = await Promise.all([
+    import('../../policy/index.js'),
+    import('../../proxy/index.js'),
+    import('../../observe/index.js'),
+    import('pino'),
+  ]);
+  let engine;
+  let world;
+  let listen;
+  let dst;
+  let upstream;
+  try {
+    listen = proxyLib.parseAddress(opts.listen, '--listen', true);
+    dst = proxyLib.parseDestination(opts.destination, '--destination');
+    upstream = proxyLib.parseAddress(opts.upstream, '--upstream');
+    const set = policyLib.loadPolicies(opts.policies);
+    world = policyLib.loadWorld(opts.world);
+    engine = policyLib.createEngine({ policies: set, world });
+    for (const w of set.warnings) io.stderr.write(`warning: ${w.message}\n`);
+  } catch (err) {
+    inputError(err);
+  }
+  if (!world.byId.has(dst.endpoint)) {
+    throw new CliExit(EXIT.USAGE, `error: TND_CLI_USAGE: --destination: endpoint ${dst.endpoint} is not in ${opts.world}`);
+  }
+  const log = pino({ level: opts.logLevel, base: { pid: process.pid } }, io.stderr as unknown as NodeJS.WritableStream & { write(s: string): boolean });
+  const flowStream = opts.flows === undefined ? null : opts.flows === '-' ? io.stdout : createWriteStream(opts.flows, { flags: 'w' });
+  const sink = flowStream ? new observeLib.JsonLinesSink(flowStream as NodeJS.WritableStream as import('node:stream').Writable) : observeLib.NULL_SINK;
+  let current: import('../../policy/api.js').PolicyEngine = engine;
+  const cache = new proxyLib.FqdnCache();
+  cache.onChange((names) => {
+    current = current.withLearnedFqdns?.(names) ?? current;
+  });
+  const sweep = setInterval(() => void cache.sweep(), 1000);
+  sweep.unref();
+  const dstIp = world.byId.get(dst.endpoint)?.ips[0];
+  const proxy = new proxyLib.DnsProxy({
+    listen,
+    source: new proxyLib.ExplicitDnsSource(
+      { destinationEndpoint: dst.endpoint, destinationPort: dst.port, upstream, ...(dstIp ? { destinationIp: dstIp } : {}) },
+      (ip) => current.endpointByIp(ip),
+    ),
+    engine: () => current,
+    log,
+    flows: sink,
+    describe: proxyLib.describeFromWorld(world, policyLib.endpointIdentityNumbers(world)),
+    cache,
+    options: { rejectResponseCode: opts.dnsRejectResponseCode },
+  });
+  try {
+    await proxy.start();
+  } catch (err) {
+    if (isTendrilError(err)) throw new CliExit(EXIT.FAILURE, `error: ${err.code}: ${err.message}`);
+    throw err;
+  }
+  const a = proxy.address;
+  io.stderr.write(`tendril proxy listening on ${a.host}:${a.port} (dns, UDP and TCP) for ${dst.endpoint}:${dst.port}, upstream ${upstream.host}:${upstream.port}\n`);
+  await new Promise<void>((resolve) => {
+    const onSignal = (): void => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      clearInterval(sweep);
+      setTimeout(() => process.exit(0), 3000).unref();
+      void proxy
+        .close()
+        .then(() => ('close' in sink && flowStream !== io.stdout ? (sink as { close(): Promise<void> }).close() : undefined))
+        .finally(resolve);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
 }
 
 function inputError(err: unknown): never {
@@ -47,7 +126,9 @@ export function registerProxy(program: Command, io: CliIO): void {
     .option('--log-level <level>', 'pino log level for operational logs on stderr', 'warn')
     .option('--encoded-slashes <mode>', '%2F/%5C in paths: reject (400) or keep', 'reject')
     .option('--backslash <mode>', 'raw \\ in paths: reject (400) or slash (treat as /)', 'reject')
+    .option('--dns-reject-response-code <code>', 'dns: answer to a denied query, refused or nameError (NXDOMAIN)', 'refused')
     .action(async (opts: ProxyCliOptions) => {
+      if (opts.protocol === 'dns') return runDnsProxy(opts, io);
       if (!PROXY_PROTOCOLS.includes(opts.protocol)) {
         if (MISSING_PROTOCOLS.includes(opts.protocol)) {
           throw new CliExit(EXIT.USAGE, `error: TND_CONFIG_UNSUPPORTED: --protocol ${opts.protocol}: the proxy parses only ${PROXY_PROTOCOLS.join(', ')}; ${MISSING_PROTOCOLS.join(' and ')} are not available`);

@@ -124,7 +124,7 @@ struct td_drop_event {
 	__u16 dport;
 	__u8 proto;
 	__u8 reason;         /* TD_DROP_* (Cilium's drop reason numbers) */
-	__u16 pad;
+	__u16 dir;           /* TD_DIR_*: which hook dropped it */
 	__u32 src_identity;
 	__u32 dst_identity;
 	__u32 policy_id;
@@ -146,7 +146,17 @@ enum td_drop_reason {        /* numbers from Cilium's bpf/lib/common.h so Hubble
 
 enum td_ep_flags {
 	TD_EP_ENFORCE_INGRESS = 1,
+	TD_EP_ENFORCE_EGRESS = 2,
 };
+
+enum td_dir {                /* td_drop_event.dir */
+	TD_DIR_INGRESS = 0,
+	TD_DIR_EGRESS = 1,
+};
+
+/* An endpoint's EGRESS policy entries are keyed ep_id | TD_POLICY_EGRESS (peer = destination);
+ * its ingress entries are keyed ep_id (peer = source). */
+#define TD_POLICY_EGRESS 0x80000000u
 
 enum td_config_flags {       /* tendril_config[0] */
 	TD_CFG_SOCKMAP = 1,      /* insert established sockets into the sockhash */

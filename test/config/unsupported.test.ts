@@ -35,7 +35,6 @@ const CASES: Array<{ key: string; sets: string[]; names: string }> = [
   { key: 'hubble.ui.enabled', sets: ['hubble.ui.enabled=true'], names: 'hubble.ui.enabled' },
   { key: 'kubeProxyReplacement', sets: ['kubeProxyReplacement=true', 'datapath.enabled=false'], names: 'kubeProxyReplacement' },
   { key: 'standalone.redirects[].protocol', sets: [redirect('grpc')], names: 'standalone.redirects[0].protocol' },
-  { key: 'standalone.redirects[].protocol', sets: [redirect('dns')], names: 'standalone.redirects[0].protocol' },
 ];
 
 test('every row of the refusal table has a case here', () => {

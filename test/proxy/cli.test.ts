@@ -103,7 +103,7 @@ test('tendril proxy exits 2 on invalid policies, world, destination or protocol'
     { args: ['--policies', files.policies, '--world', badWorld, '--destination', 'payments/payment-service-0:8080', ...common], stderr: /world\.yaml/ },
     { args: ['--policies', files.policies, '--world', files.world, '--destination', 'payments/nope-0:8080', ...common], stderr: /payments\/nope-0 is not in/ },
     { args: ['--policies', files.policies, '--world', files.world, '--destination', 'bad', ...common], stderr: /--destination: must be <namespace>\/<pod>:<port>/ },
-    { args: ['--policies', files.policies, '--world', files.world, '--destination', 'payments/payment-service-0:8080', ...common, '--protocol', 'dns'], stderr: /--protocol dns: the proxy parses only http, kafka/ },
+    { args: ['--policies', files.policies, '--world', files.world, '--destination', 'payments/payment-service-0:8080', ...common, '--protocol', 'grpc'], stderr: /--protocol grpc: the proxy parses only http, kafka, dns/ },
     { args: ['--policies', files.policies, '--world', files.world, '--destination', 'payments/payment-service-0:8080', ...common, '--protocol', 'smtp'], stderr: /--protocol must be http, grpc, kafka or dns/ },
     { args: ['--policies', files.policies, '--world', files.world, '--destination', 'payments/payment-service-0:8080', '--listen', '127.0.102.1:0'], stderr: /upstream/ },
   ];
