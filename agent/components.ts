@@ -7,7 +7,8 @@
 import type { Logger } from 'pino';
 import { durationMs, type Config } from '../config/index.js';
 import { endpointIdentityNumbers } from '../policy/index.js';
-import { createObservability, NULL_SINK, type FlowSink } from '../observe/index.js';
+import { NULL_SINK, type FlowSink } from '../observe/index.js';
+import { createObservability } from '../observe/consumers/index.js';
 import { describeFromWorld, explicitRedirects, proxyOptionsFromConfig, startProxy, type RunningProxy } from '../proxy/index.js';
 import type { Component } from './agent.js';
 import { datapathComponent } from '../datapath/index.js';

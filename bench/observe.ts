@@ -16,7 +16,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import pino from 'pino';
 import { randomUUID } from 'node:crypto';
-import { buildHttpFlow, createObservability, FanoutSink, FlowMetrics, FlowRing, FlowStore, NULL_SINK, StoreSink, formatFlowTime, newFlow, nowNs, outcomeFromVerdict, type Flow, type FlowRow, type FlowSink, type HttpFlowConn, type HttpFlowRecord } from '../observe/index.js';
+import { buildHttpFlow, FanoutSink, NULL_SINK, formatFlowTime, newFlow, nowNs, outcomeFromVerdict, type Flow, type FlowSink, type HttpFlowConn, type HttpFlowRecord } from '../observe/index.js';
+import { createObservability, FlowMetrics, FlowRing, FlowStore, StoreSink, type FlowRow } from '../observe/consumers/index.js';
 
 const SEED = ['dns:query;ignoreAAAA', 'drop', 'tcp', 'flow', 'port-distribution', 'icmp', 'http'];
 const HOUR_MS = 3_600_000;

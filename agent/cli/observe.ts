@@ -21,11 +21,11 @@ import {
   parseTimeArg,
   TABLE_HEADER,
   tableRow,
-  type Flow,
   type FlowFilter,
   type ObserveFlags,
   type PairAggregate,
-} from '../../observe/index.js';
+} from '../../observe/consumers/index.js';
+import type { Flow } from '../../observe/index.js';
 import { isTendrilError } from '../../core/index.js';
 import { CliExit, EXIT, type CliIO } from './context.js';
 
