@@ -18,7 +18,7 @@ import { VERSION } from './cli/version.js';
 
 export function buildComponents(ctx: { config: Config; log: Logger; policy: LoadedPolicy }): Component[] {
   const { config, log, policy } = ctx;
-  const observability = createObservability({ config: config.hubble, log, nodeName: config.nodeName, version: VERSION });
+  const observability = createObservability({ config: config.hubble, log, nodeName: config.nodeName, version: VERSION, peers: config.mode === 'kubernetes' ? 'external' : 'self' });
   const sinkRef: { sink: FlowSink } = { sink: config.hubble.enabled ? observability.sink : NULL_SINK };
 
   // Validated now (before anything listens) so a bad redirect fails the start as a whole.

@@ -182,6 +182,11 @@ function resolvePaths(layer: Layer, file: string | undefined, cwd: string): Reco
   }
   const store = ((v.hubble as Record<string, Json> | undefined)?.store ?? undefined) as Record<string, Json> | undefined;
   if (store && typeof store.path === 'string') store.path = resolve(base, store.path);
+  const tls = ((v.hubble as Record<string, Json> | undefined)?.tls ?? undefined) as Record<string, Record<string, Json>> | undefined;
+  for (const [part, key] of [['server', 'cert'], ['server', 'key'], ['ca', 'cert']] as const) {
+    const o = tls?.[part];
+    if (o && typeof o[key] === 'string' && o[key] !== '') o[key] = resolve(base, o[key]);
+  }
   return v;
 }
 

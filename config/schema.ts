@@ -109,6 +109,23 @@ export const configSchema = {
             enabled: { type: 'boolean', default: true },
             path: { type: 'string', default: '.tendril/flows.db' },
             retention: { ...duration, default: '30d' },
+            url: { type: 'string', pattern: '^(postgres|postgresql)://', description: 'PostgreSQL connection URL: the audit store lives there instead of the SQLite file at path' },
+          },
+        },
+        tls: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description: 'TLS for the Observer and Peer gRPC API (mutual: clients such as Hubble Relay present a certificate signed by ca.cert)',
+          properties: {
+            enabled: { type: 'boolean', default: false },
+            server: {
+              type: 'object',
+              additionalProperties: false,
+              default: {},
+              properties: { cert: { type: 'string', default: '', description: 'PEM certificate file' }, key: { type: 'string', default: '', description: 'PEM private key file' } },
+            },
+            ca: { type: 'object', additionalProperties: false, default: {}, properties: { cert: { type: 'string', default: '', description: 'PEM file of the CA that signs client certificates' } } },
           },
         },
       },
@@ -168,7 +185,8 @@ export interface Config {
     metrics: { enabled: string[]; listenAddress: string };
     relay: { enabled: boolean };
     ui: { enabled: boolean };
-    store: { enabled: boolean; path: string; retention: string };
+    store: { enabled: boolean; path: string; retention: string; url?: string };
+    tls: { enabled: boolean; server: { cert: string; key: string }; ca: { cert: string } };
   };
   encryption: { enabled: boolean; type: 'wireguard' };
 }

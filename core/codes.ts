@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   TND_WIREGUARD_CONFIG: 'a WireGuard key or peer operation failed',
   TND_INTERNAL_BUG: 'BUG: an impossible state was reached',
   TND_OBSERVE_LISTEN: 'an observability listener (Observer gRPC API or metrics) could not bind its address',
+  TND_OBSERVE_TLS: 'a Hubble TLS certificate, key or CA (hubble.tls.*) is missing, unreadable or unusable',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -44,6 +44,11 @@ interface ObserveOptions extends ObserveFlags {
   all?: boolean;
   follow?: boolean;
   printNodeName?: boolean;
+  tls?: boolean;
+  tlsCaCertFiles?: string[];
+  tlsClientCertFile?: string;
+  tlsClientKeyFile?: string;
+  tlsServerName?: string;
 }
 
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
@@ -133,7 +138,12 @@ function fromStore(o: ObserveOptions, sel: Selection, whitelist: FlowFilter[], b
 }
 
 async function fromServer(o: ObserveOptions, sel: Selection, whitelist: FlowFilter[], blacklist: FlowFilter[], io: CliIO, out: Printer): Promise<void> {
-  const client = new ObserverClient(o.server);
+  const tlsWanted = o.tls || o.tlsCaCertFiles || o.tlsClientCertFile || o.tlsClientKeyFile || o.tlsServerName;
+  if (!o.tls && tlsWanted) throw usage('--tls-* flags need --tls');
+  const client = new ObserverClient(
+    o.server,
+    o.tls ? { caFiles: o.tlsCaCertFiles, clientCertFile: o.tlsClientCertFile, clientKeyFile: o.tlsClientKeyFile, serverName: o.tlsServerName } : undefined,
+  );
   const { events, cancel } = client.getFlows({
     number: o.aggregate && !o.last && !o.first ? (sel.sinceMs !== undefined ? 0 : Number.MAX_SAFE_INTEGER) : sel.number,
     first: sel.first,
@@ -236,6 +246,11 @@ export function registerObserve(program: Command, io: CliIO): void {
     .option('--print-node-name', 'prefix each compact line with the node name')
     .option('--server <host:port>', 'Observer API address (a Tendril agent or Hubble)', DEFAULT_OBSERVER_ADDRESS)
     .option('--store <path>', 'read the retained flow store (SQLite) instead of the API')
+    .option('--tls', 'connect to --server with TLS (a Hubble server or relay with TLS on)')
+    .option('--tls-ca-cert-files <file>', 'CA certificate(s) to verify the server (repeatable; default: system roots)', collect)
+    .option('--tls-client-cert-file <file>', 'client certificate for mutual TLS')
+    .option('--tls-client-key-file <file>', 'client private key for mutual TLS')
+    .option('--tls-server-name <name>', 'name to verify the server certificate against (e.g. <node>.default.hubble-grpc.cilium.io)')
     .option('--aggregate <kind>', 'pairs: who talked to whom, with counts, verdicts, first/last seen')
     .addHelpText(
       'after',

@@ -22,3 +22,5 @@ export { FlowStore, type PairAggregate, type StoreQuery } from '../store/flow-st
 export { StoreSink, type StoreSinkOptions } from '../store/store-sink.js';
 export { toRow, type FlowRow } from '../store/row.js';
 export * from '../pairs.js';
+export { PeerRegistry, hubbleTlsServerName, type HubblePeer, type PeerChange, type PeerSource } from '../peers.js';
+export { serverCredentials, clientCredentials, type HubbleTlsConfig, type ClientTlsOptions } from '../grpc-tls.js';
