@@ -14,6 +14,7 @@ import { FlowRing } from './ring.js';
 import { FanoutSink, type FlowSink } from './sink.js';
 import { FlowStore } from './store/flow-store.js';
 import { StoreSink } from './store/store-sink.js';
+import { redactUrl } from './store/pg-store.js';
 import { parseDurationMs } from './duration.js';
 import { serverCredentials } from './grpc-tls.js';
 import { hubbleTlsServerName, PeerRegistry, type PeerSource } from './peers.js';
@@ -107,9 +108,10 @@ export function createObservability(opts: ObservabilityOptions): Observability {
     peers,
     async start() {
       if (config.store.enabled) {
-        // A main-thread connection for reads; the writer thread holds its own (WAL allows both).
-        store = new FlowStore(config.store.path);
-        storeSink = new StoreSink({ path: config.store.path, retentionMs }, log);
+        // SQLite: a main-thread connection for reads; the writer thread holds its own (WAL allows
+        // both). PostgreSQL: only the writer thread connects (readers use `tendril observe --store <url>`).
+        if (!config.store.url) store = new FlowStore(config.store.path);
+        storeSink = new StoreSink({ path: config.store.path, url: config.store.url, retentionMs }, log);
         await storeSink.start();
         fanout.add(storeSink);
       }
@@ -141,7 +143,9 @@ export function createObservability(opts: ObservabilityOptions): Observability {
         peers: peers.size,
         metrics: metricsServer?.address ?? null,
         ring: { size: ring.size, capacity: ring.capacity, seen: ring.seen, lost: ring.lost },
-        store: store ? { path: store.path, written: storeSink?.written ?? 0, lost: storeSink?.lost ?? 0 } : null,
+        store: storeSink
+          ? { ...(config.store.url ? { url: redactUrl(config.store.url) } : { path: config.store.path }), written: storeSink.written, lost: storeSink.lost }
+          : null,
       };
     },
   };

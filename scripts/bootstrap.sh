@@ -15,6 +15,8 @@ DEBIAN_PACKAGES=(
   wireguard-go wireguard-tools
   # real peers and clients used by tests and benchmarks
   curl dnsutils nginx-light haproxy wrk kcat
+  # flow store on PostgreSQL (tests and bench start their own server) and test certificates
+  postgresql openssl
 )
 
 missing=()

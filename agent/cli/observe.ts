@@ -13,6 +13,8 @@ import {
   buildWhitelist,
   DEFAULT_OBSERVER_ADDRESS,
   FlowStore,
+  isPostgresUrl,
+  PgFlowStore,
   formatCompact,
   formatJson,
   formatPairJson,
@@ -118,22 +120,25 @@ class Printer {
   }
 }
 
-function fromStore(o: ObserveOptions, sel: Selection, whitelist: FlowFilter[], blacklist: FlowFilter[], out: Printer): void {
-  const path = o.store!;
+async function fromStore(o: ObserveOptions, sel: Selection, whitelist: FlowFilter[], blacklist: FlowFilter[], out: Printer): Promise<void> {
+  const location = o.store!;
   if (sel.follow) throw usage('--follow reads live flows from --server; it cannot be used with --store');
-  if (!existsSync(path)) throw usage(`--store: ${path}: no such flow store (the agent writes it at hubble.store.path)`);
-  const store = new FlowStore(path);
+  const pg = isPostgresUrl(location);
+  if (!pg && !existsSync(location)) throw usage(`--store: ${location}: no such flow store (the agent writes it at hubble.store.path, or give hubble.store.url)`);
+  // Both backends answer the same queries; PostgreSQL's are asynchronous.
+  const store = pg ? await PgFlowStore.open(location) : new FlowStore(location);
   try {
     const q = { sinceUs: sel.sinceMs !== undefined ? sel.sinceMs * 1000 : undefined, untilUs: sel.untilMs !== undefined ? sel.untilMs * 1000 : undefined, whitelist, blacklist };
     if (o.aggregate) {
-      out.pairs(store.aggregatePairs(q));
+      out.pairs(await store.aggregatePairs(q));
       return;
     }
+    const flows = await store.queryFlows({ ...q, number: sel.number, first: sel.first });
     out.start();
-    for (const f of store.queryFlows({ ...q, number: sel.number, first: sel.first })) out.flow(f);
+    for (const f of flows) out.flow(f);
     out.end();
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -245,7 +250,7 @@ export function registerObserve(program: Command, io: CliIO): void {
     .option('-o, --output <format>', 'compact, json, jsonpb or table', 'compact')
     .option('--print-node-name', 'prefix each compact line with the node name')
     .option('--server <host:port>', 'Observer API address (a Tendril agent or Hubble)', DEFAULT_OBSERVER_ADDRESS)
-    .option('--store <path>', 'read the retained flow store (SQLite) instead of the API')
+    .option('--store <path|url>', 'read the retained flow store instead of the API: a SQLite file or a postgres:// URL')
     .option('--tls', 'connect to --server with TLS (a Hubble server or relay with TLS on)')
     .option('--tls-ca-cert-files <file>', 'CA certificate(s) to verify the server (repeatable; default: system roots)', collect)
     .option('--tls-client-cert-file <file>', 'client certificate for mutual TLS')
@@ -281,7 +286,7 @@ export function registerObserve(program: Command, io: CliIO): void {
       const sel = selection(o);
       const out = new Printer(io, o.output as Output, o);
       try {
-        if (o.store !== undefined) fromStore(o, sel, whitelist, blacklist, out);
+        if (o.store !== undefined) await fromStore(o, sel, whitelist, blacklist, out);
         else await fromServer(o, sel, whitelist, blacklist, io, out);
       } catch (err) {
         if (err instanceof CliExit) throw err;

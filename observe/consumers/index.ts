@@ -20,6 +20,7 @@ export { MetricsServer, DEFAULT_METRICS_ADDRESS } from '../metrics/server.js';
 export { parseMetricList, METRIC_NAMES, type MetricSpec } from '../metrics/options.js';
 export { FlowStore, type PairAggregate, type StoreQuery } from '../store/flow-store.js';
 export { StoreSink, type StoreSinkOptions } from '../store/store-sink.js';
+export { PgFlowStore, isPostgresUrl, redactUrl } from '../store/pg-store.js';
 export { toRow, type FlowRow } from '../store/row.js';
 export * from '../pairs.js';
 export { PeerRegistry, hubbleTlsServerName, type HubblePeer, type PeerChange, type PeerSource } from '../peers.js';
