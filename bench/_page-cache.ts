@@ -1,13 +1,27 @@
 /**
- * Cold-cache measurements: evicts a file's pages from the kernel page cache with
- * posix_fadvise(POSIX_FADV_DONTNEED), through GNU dd (`iflag=nocache count=0` advises DONTNEED
- * for the whole file), and reports how much of it is still resident (util-linux `fincore`), so a
- * benchmark can say the cache really was cold. Only the named files are affected (no global
- * drop_caches). Dirty pages cannot be dropped: call after the writer closed (or fsynced) them.
+ * Cold-cache measurements: evicts files from the kernel page cache with
+ * posix_fadvise(POSIX_FADV_DONTNEED) (after an fsync, since dirty pages cannot be dropped), in
+ * one small python3 helper process for all files, and reports how much of them is still
+ * resident (util-linux `fincore`), so a benchmark can say the cache really was cold. Only the
+ * named files are affected (no global drop_caches). Files that vanish meanwhile are skipped.
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, fsyncSync, openSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+
+const HELPER = `
+import os, sys
+for f in sys.argv[1:]:
+    try:
+        fd = os.open(f, os.O_RDONLY)
+    except FileNotFoundError:
+        continue
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+`;
 
 /** Files under `path` (itself if a file). */
 function filesOf(path: string): string[] {
@@ -19,27 +33,19 @@ function filesOf(path: string): string[] {
 /** Evicts every file of `paths` (files or directories) from the page cache; returns bytes still resident. */
 export function dropPageCache(paths: string[]): number {
   const files = paths.flatMap(filesOf);
-  for (const f of files) {
-    const fd = openSync(f, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    execFileSync('dd', [`if=${f}`, 'iflag=nocache', 'count=0', 'status=none']);
-  }
+  if (files.length === 0) return 0;
+  execFileSync('python3', ['-c', HELPER, ...files]);
   return residentBytes(files);
 }
 
 /** Bytes of `files` in the page cache (fincore), or NaN when fincore is not installed. */
 export function residentBytes(files: string[]): number {
-  let total = 0;
-  for (const f of files) {
-    try {
-      total += Number(execFileSync('fincore', ['-b', '-n', '-o', 'RES', f], { encoding: 'utf8' }).trim() || 0);
-    } catch {
-      return Number.NaN;
-    }
+  const present = files.filter((f) => existsSync(f));
+  if (present.length === 0) return 0;
+  try {
+    const out = execFileSync('fincore', ['-b', '-n', '-o', 'RES', ...present], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    return out.split('\n').reduce((sum, l) => sum + (Number(l.trim()) || 0), 0);
+  } catch {
+    return Number.NaN;
   }
-  return total;
 }

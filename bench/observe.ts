@@ -277,8 +277,8 @@ async function benchAudit(log: (l: string) => void, dir: string): Promise<void> 
   if (scanned !== total) throw new Error(`BUG: pairs answer counts ${total} flows, raw scan counts ${scanned}`);
   const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const cacheNote = Number.isNaN(resident)
-    ? 'page cache dropped per file with posix_fadvise DONTNEED (dd iflag=nocache); fincore missing, residency not verified'
-    : `page cache dropped per file with posix_fadvise DONTNEED (dd iflag=nocache); at most ${fmt(resident / 1e6, 1)} MB still resident after a drop (fincore)`;
+    ? 'page cache dropped per file with posix_fadvise DONTNEED (python3 helper); fincore missing, residency not verified'
+    : `page cache dropped per file with posix_fadvise DONTNEED (python3 helper); at most ${fmt(resident / 1e6, 1)} MB still resident after a drop (fincore)`;
   log(`audit query --namespace payments --since 7d --aggregate pairs (${answer.length} pairs, ${fmt(total)} flows), fresh store, default settings, median of ${rounds} rounds; ${cacheNote}:`);
   log(`  cold: ${fmt(med(audit.cold), 1)} ms = ${fmt(med(audit.cold) / 1000, 3)}x the 1 s target; raw-table scan baseline cold: ${fmt(med(scan.cold), 0)} ms = pairs query ${fmt(med(scan.cold) / med(audit.cold), 0)}x faster`);
   log(`  warm: ${fmt(med(audit.warm), 1)} ms = ${fmt(med(audit.warm) / 1000, 3)}x the 1 s target; raw-table scan baseline warm: ${fmt(med(scan.warm), 0)} ms = pairs query ${fmt(med(scan.warm) / med(audit.warm), 0)}x faster`);
