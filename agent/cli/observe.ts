@@ -126,7 +126,14 @@ async function fromStore(o: ObserveOptions, sel: Selection, whitelist: FlowFilte
   const pg = isPostgresUrl(location);
   if (!pg && !existsSync(location)) throw usage(`--store: ${location}: no such flow store (the agent writes it at hubble.store.path, or give hubble.store.url)`);
   // Both backends answer the same queries; PostgreSQL's are asynchronous.
-  const store = pg ? await PgFlowStore.open(location) : new FlowStore(location);
+  let store: FlowStore | PgFlowStore;
+  try {
+    store = pg ? await PgFlowStore.open(location) : new FlowStore(location);
+  } catch (err) {
+    // An unreachable database is a runtime failure (exit 1), like an unreachable --server.
+    if (pg && isTendrilError(err)) throw new CliExit(EXIT.FAILURE, `error: ${err.message}`);
+    throw err;
+  }
   try {
     const q = { sinceUs: sel.sinceMs !== undefined ? sel.sinceMs * 1000 : undefined, untilUs: sel.untilMs !== undefined ? sel.untilMs * 1000 : undefined, whitelist, blacklist };
     if (o.aggregate) {

@@ -230,7 +230,16 @@ test('createObservability with hubble.store.url stores flows in PostgreSQL; stat
   assert.equal(await store.count(), 50);
 });
 
-test('an unreachable PostgreSQL fails with TND_OBSERVE_STORE naming the URL (password hidden)', async (t) => {
+test('an unreachable PostgreSQL fails with TND_OBSERVE_STORE naming the URL (password hidden); the CLI exits 1', async (t) => {
   if (!havePostgres(t)) return;
   await assert.rejects(PgFlowStore.open(`postgres://tendril:pw@${HOST}:1/nope`), (e: unknown) => isTendrilError(e) && e.code === 'TND_OBSERVE_STORE' && e.message.includes(`tendril:***@${HOST}:1`) && !e.message.includes('pw@'));
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let err = '';
+  stderr.on('data', (d) => (err += d));
+  process.exitCode = undefined;
+  const code = await runCli(['observe', '--store', `postgres://tendril:pw@${HOST}:1/nope`, '--last', '1'], { stdout, stderr });
+  assert.equal(code, 1);
+  assert.match(err, new RegExp(`tendril:\\*\\*\\*@${HOST.replace(/\./g, '\\.')}:1`));
+  assert.ok(!err.includes('pw@'));
 });
