@@ -7,6 +7,10 @@ FROM node:20-bookworm AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends make g++ python3 clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool pkg-config \
  && rm -rf /var/lib/apt/lists/*
+# Test-only packages (the flow store's PostgreSQL tests start their own server; openssl makes test certificates).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends postgresql openssl \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund

@@ -7,7 +7,8 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { endpointIdentityNumbers } from '../policy/index.js';
-import { createObservability, NULL_SINK, type FlowSink } from '../observe/index.js';
+import { NULL_SINK, type FlowSink } from '../observe/index.js';
+import { createObservability } from '../observe/consumers/index.js';
 import { describeFromWorld, explicitRedirects, proxyOptionsFromConfig, startProxy, type RunningProxy } from '../proxy/index.js';
 import type { Component } from './agent.js';
 import { datapathComponent } from '../datapath/index.js';
@@ -19,7 +20,7 @@ import { dnsComponent } from './dns.js';
 
 export function buildComponents(ctx: { config: Config; log: Logger; policy: LoadedPolicy }): Component[] {
   const { config, log, policy } = ctx;
-  const observability = createObservability({ config: config.hubble, log, nodeName: config.nodeName, version: VERSION });
+  const observability = createObservability({ config: config.hubble, log, nodeName: config.nodeName, version: VERSION, peers: config.mode === 'kubernetes' ? 'external' : 'self' });
   const sinkRef: { sink: FlowSink } = { sink: config.hubble.enabled ? observability.sink : NULL_SINK };
 
   // Validated now (before anything listens) so a bad redirect fails the start as a whole.

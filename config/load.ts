@@ -186,6 +186,11 @@ function resolvePaths(layer: Layer, file: string | undefined, cwd: string): Reco
   if (store && typeof store.path === 'string') store.path = resolve(base, store.path);
   const wg = ((v.encryption as Record<string, Json> | undefined)?.wireguard ?? undefined) as Record<string, Json> | undefined;
   if (wg && typeof wg.stateDir === 'string') wg.stateDir = resolve(base, wg.stateDir);
+  const tls = ((v.hubble as Record<string, Json> | undefined)?.tls ?? undefined) as Record<string, Record<string, Json>> | undefined;
+  for (const [part, key] of [['server', 'cert'], ['server', 'key'], ['ca', 'cert']] as const) {
+    const o = tls?.[part];
+    if (o && typeof o[key] === 'string' && o[key] !== '') o[key] = resolve(base, o[key]);
+  }
   return v;
 }
 

@@ -112,6 +112,23 @@ export const configSchema = {
             enabled: { type: 'boolean', default: true },
             path: { type: 'string', default: '.tendril/flows.db' },
             retention: { ...duration, default: '30d' },
+            url: { type: 'string', pattern: '^(postgres|postgresql)://', description: 'PostgreSQL connection URL: the audit store lives there instead of the SQLite file at path' },
+          },
+        },
+        tls: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description: 'TLS for the Observer and Peer gRPC API (mutual: clients such as Hubble Relay present a certificate signed by ca.cert)',
+          properties: {
+            enabled: { type: 'boolean', default: false },
+            server: {
+              type: 'object',
+              additionalProperties: false,
+              default: {},
+              properties: { cert: { type: 'string', default: '', description: 'PEM certificate file' }, key: { type: 'string', default: '', description: 'PEM private key file' } },
+            },
+            ca: { type: 'object', additionalProperties: false, default: {}, properties: { cert: { type: 'string', default: '', description: 'PEM file of the CA that signs client certificates' } } },
           },
         },
       },
@@ -197,7 +214,8 @@ export interface Config {
     relay: { enabled: boolean };
     ui: { enabled: boolean };
     /** `retention`: milliseconds after loading (written as `30d` in YAML). */
-    store: { enabled: boolean; path: string; retention: number };
+    store: { enabled: boolean; path: string; retention: number; url?: string };
+    tls: { enabled: boolean; server: { cert: string; key: string }; ca: { cert: string } };
   };
   encryption: {
     enabled: boolean;

@@ -34,6 +34,7 @@ export const ERROR_CODES = {
   TND_WIREGUARD_UNSUPPORTED: 'encryption.enabled asks for WireGuard but this machine has no usable backend (wireguard-go + /dev/net/tun, root)',
   TND_KAFKA_MALFORMED: 'a Kafka frame is malformed (bad length, overlong varint, leftover bytes, or an API version with no table)',
   TND_CONFIG_UNSUPPORTED: 'the configuration asks for a feature that is not available (the message names the key)',
+  TND_OBSERVE_TLS: 'a Hubble TLS certificate, key or CA (hubble.tls.*) is missing, unreadable or unusable',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

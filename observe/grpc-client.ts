@@ -7,6 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import { TendrilError } from '../core/index.js';
 import type { Flow } from './flow.js';
 import type { FlowsQuery } from './flow-query.js';
+import { clientCredentials, type ClientTlsOptions } from './grpc-tls.js';
 import { loadHubbleGrpc } from './proto-load.js';
 import { flowFromWire, nsToTimestamp } from './wire.js';
 
@@ -22,10 +23,11 @@ export class ObserverClient {
   private readonly observer: grpc.Client & Record<string, any>;
   private readonly health: grpc.Client & Record<string, any>;
 
-  constructor(readonly address: string) {
+  /** `tls` absent: plaintext; present: TLS with those files (the hubble CLI's --tls-* flags). */
+  constructor(readonly address: string, tls?: ClientTlsOptions) {
     const { Observer, Health } = loadHubbleGrpc();
-    const creds = grpc.credentials.createInsecure();
-    this.observer = new Observer(address, creds) as grpc.Client & Record<string, any>;
+    const { creds, options } = tls ? clientCredentials(tls) : { creds: grpc.credentials.createInsecure(), options: {} };
+    this.observer = new Observer(address, creds, options) as grpc.Client & Record<string, any>;
     this.health = new Health(address, creds, { channelOverride: this.observer.getChannel() }) as grpc.Client & Record<string, any>;
   }
 

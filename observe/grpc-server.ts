@@ -1,7 +1,9 @@
 /**
- * Hubble's Observer gRPC service (observer.Observer) over the flow ring, plus grpc.health.v1
- * answering SERVING for `hubble.server.Observer` and "" (hubble-compat §1). Plaintext, meant
- * for loopback (default 127.0.0.1:4245, the address the hubble CLI dials by default).
+ * Hubble's Observer gRPC service (observer.Observer) over the flow ring, grpc.health.v1
+ * answering SERVING for `hubble.server.Observer` and "" (hubble-compat §1), and Hubble's
+ * `peer.Peer/Notify` over the peer list, on one address (default 127.0.0.1:4245, the address the
+ * hubble CLI dials by default). Plaintext, or mutual TLS when `hubble.tls` is on
+ * (docs/observe.md, "Peers and Hubble Relay").
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
@@ -10,6 +12,7 @@ import { compileQuery, type FlowsQuery } from './flow-query.js';
 import type { Flow } from './flow.js';
 import { nowNs } from './new-flow.js';
 import { loadHubbleGrpc } from './proto-load.js';
+import type { PeerChange, HubblePeer, PeerRegistry } from './peers.js';
 import type { FlowRing } from './ring.js';
 import { filterFromWire, flowToWire, lostToWire, nsToTimestamp, timestampToNs } from './wire.js';
 
@@ -24,6 +27,12 @@ export interface ObserverServerOptions {
   version: string;
   /** `host:port`; port 0 picks a free one. */
   address?: string;
+  /** The peer list `peer.Peer/Notify` serves (none: the service is not offered). */
+  peers?: PeerRegistry;
+  /** Server credentials (default: plaintext); see grpc-tls.ts. */
+  credentials?: grpc.ServerCredentials;
+  /** True when `credentials` are TLS (reported by GetNodes). */
+  tls?: boolean;
 }
 
 type AnyCall = grpc.ServerWritableStream<Record<string, unknown>, Record<string, unknown>>;
@@ -54,20 +63,52 @@ export class ObserverServer {
         call.write({ status: HEALTHY_SERVICES.has(call.request.service ?? '') ? 'SERVING' : 'SERVICE_UNKNOWN' });
       },
     });
+    if (opts.peers) {
+      const peers = opts.peers;
+      this.server.addService(loadHubbleGrpc().Peer.service, {
+        Notify: (call: AnyCall) => this.notify(call, peers),
+      });
+    }
+  }
+
+  /** `peer.Peer/Notify`: every known peer as PEER_ADDED, then each change, until cancelled. */
+  private notify(call: AnyCall, peers: PeerRegistry): void {
+    let done = false;
+    const send = (type: PeerChange, p: HubblePeer): void => {
+      if (done) return;
+      const msg: Record<string, unknown> = { name: p.name, address: p.address, type };
+      if (p.tls) msg.tls = { server_name: p.tls.serverName };
+      call.write(msg);
+    };
+    const unwatch = peers.watch(send);
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      unwatch();
+      this.cancels.delete(cancel);
+    };
+    const cancel = (): void => {
+      finish();
+      call.end();
+    };
+    this.cancels.add(cancel);
+    call.on('cancelled', finish);
+    call.on('close', finish);
+    call.on('error', finish);
   }
 
   /** Binds and serves; resolves to the bound `host:port`. */
   start(): Promise<string> {
     const address = this.opts.address ?? DEFAULT_OBSERVER_ADDRESS;
     return new Promise((resolve, reject) => {
-      this.server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => {
+      this.server.bindAsync(address, this.opts.credentials ?? grpc.ServerCredentials.createInsecure(), (err, port) => {
         if (err) {
           reject(new TendrilError('TND_OBSERVE_LISTEN', `observer API could not listen on ${address}: ${err.message}`, { address }, { cause: err }));
           return;
         }
         const host = address.slice(0, address.lastIndexOf(':'));
         this.boundAddress = `${host}:${port}`;
-        this.log.info({ address: this.boundAddress }, 'observer API listening');
+        this.log.info({ address: this.boundAddress, tls: this.opts.tls === true }, 'observer API listening');
         resolve(this.boundAddress);
       });
     });
@@ -113,7 +154,7 @@ export class ObserverServer {
       version: this.opts.version,
       address: this.boundAddress,
       state: 'NODE_CONNECTED',
-      tls: { enabled: false, server_name: '' },
+      tls: { enabled: this.opts.tls === true, server_name: '' },
       uptime_ns: (Date.now() - r.startedAt) * 1e6,
       num_flows: r.size,
       max_flows: r.capacity,

@@ -14,9 +14,13 @@ import { FlowRing } from './ring.js';
 import { FanoutSink, type FlowSink } from './sink.js';
 import { FlowStore } from './store/flow-store.js';
 import { StoreSink } from './store/store-sink.js';
+import { redactUrl } from './store/pg-store.js';
+import { serverCredentials } from './grpc-tls.js';
+import { hubbleTlsServerName, PeerRegistry, type PeerSource } from './peers.js';
+import { networkInterfaces } from 'node:os';
 
 /** The config slice observe/ needs (`config.hubble`). */
-export type ObserveConfig = Pick<Config['hubble'], 'enabled' | 'listenAddress' | 'eventBufferCapacity' | 'metrics' | 'store'>;
+export type ObserveConfig = Pick<Config['hubble'], 'enabled' | 'listenAddress' | 'eventBufferCapacity' | 'metrics' | 'store'> & Partial<Pick<Config['hubble'], 'tls'>>;
 
 export interface ObservabilityOptions {
   config: ObserveConfig;
@@ -25,6 +29,11 @@ export interface ObservabilityOptions {
   nodeName: string;
   /** Version string for ServerStatus/GetNodes. */
   version: string;
+  /**
+   * Who fills the peer list `peer.Peer/Notify` serves: `self` (standalone: this node, added once
+   * the API listens) or `external` (kubernetes: a node source feeds `Observability.peers`).
+   */
+  peers?: 'self' | 'external';
 }
 
 export interface Observability {
@@ -33,6 +42,8 @@ export interface Observability {
   readonly ring: FlowRing;
   readonly metrics: FlowMetrics | null;
   readonly store: FlowStore | null;
+  /** The peer list served by `peer.Peer/Notify`; a node source adds, updates and deletes peers. */
+  readonly peers: PeerSource;
   /** Opens listeners and timers. Rejects with TND_OBSERVE_LISTEN / TND_OBSERVE_STORE. */
   start(): Promise<void>;
   /** Flushes the store, closes listeners; safe to call once after start(). */
@@ -55,6 +66,7 @@ export function createObservability(opts: ObservabilityOptions): Observability {
       ring,
       metrics: null,
       store: null,
+      peers: new PeerRegistry(),
       start: async () => {},
       stop: async () => {},
       status: () => ({ enabled: false }),
@@ -66,7 +78,11 @@ export function createObservability(opts: ObservabilityOptions): Observability {
   if (metrics) fanout.add(metrics);
   let store: FlowStore | null = null;
   let storeSink: StoreSink | null = null;
-  const grpc = new ObserverServer({ ring, log, nodeName, version: opts.version, address: config.listenAddress });
+  const peers = new PeerRegistry();
+  const tlsOn = config.tls?.enabled === true;
+  // Read now: a missing or unusable certificate fails the start naming its key.
+  const credentials = serverCredentials(config.tls);
+  const grpc = new ObserverServer({ ring, log, nodeName, version: opts.version, address: config.listenAddress, peers, credentials, tls: tlsOn });
   const metricsServer = metrics ? new MetricsServer(metrics, config.metrics.listenAddress, log) : null;
 
   const sink: FlowSink = {
@@ -88,16 +104,22 @@ export function createObservability(opts: ObservabilityOptions): Observability {
     get store() {
       return store;
     },
+    peers,
     async start() {
       if (config.store.enabled) {
-        // A main-thread connection for reads; the writer thread holds its own (WAL allows both).
-        store = new FlowStore(config.store.path);
-        storeSink = new StoreSink({ path: config.store.path, retentionMs }, log);
+        // SQLite: a main-thread connection for reads; the writer thread holds its own (WAL allows
+        // both). PostgreSQL: only the writer thread connects (readers use `tendril observe --store <url>`).
+        if (!config.store.url) store = new FlowStore(config.store.path);
+        storeSink = new StoreSink({ path: config.store.path, url: config.store.url, retentionMs }, log);
         await storeSink.start();
         fanout.add(storeSink);
       }
       try {
-        await grpc.start();
+        const bound = await grpc.start();
+        if ((opts.peers ?? 'self') === 'self') {
+          peers.add({ name: nodeName, address: advertisedAddress(bound), tls: tlsOn ? { serverName: hubbleTlsServerName(nodeName) } : null });
+        }
+        if (!tlsOn && !isLoopback(bound)) log.warn({ address: bound }, 'observer API serves plaintext on a non-loopback address; set hubble.tls.* to require mutual TLS');
         await metricsServer?.start();
       } catch (err) {
         await grpc.stop();
@@ -116,10 +138,38 @@ export function createObservability(opts: ObservabilityOptions): Observability {
       return {
         enabled: true,
         observer: grpc.address,
+        tls: tlsOn,
+        peers: peers.size,
         metrics: metricsServer?.address ?? null,
         ring: { size: ring.size, capacity: ring.capacity, seen: ring.seen, lost: ring.lost },
-        store: store ? { path: store.path, written: storeSink?.written ?? 0, lost: storeSink?.lost ?? 0 } : null,
+        store: storeSink
+          ? { ...(config.store.url ? { url: redactUrl(config.store.url) } : { path: config.store.path }), written: storeSink.written, lost: storeSink.lost }
+          : null,
       };
     },
   };
+}
+
+function hostOf(address: string): string {
+  const host = address.slice(0, address.lastIndexOf(':'));
+  return host.startsWith('[') ? host.slice(1, -1) : host;
+}
+
+function isLoopback(address: string): boolean {
+  const h = hostOf(address);
+  return h.startsWith('127.') || h === '::1' || h === 'localhost';
+}
+
+/**
+ * The address a relay dials for this node: the bound address, or for a wildcard bind
+ * (0.0.0.0 / ::) the host's first non-internal IPv4 address with the bound port.
+ */
+export function advertisedAddress(bound: string): string {
+  const h = hostOf(bound);
+  if (h !== '0.0.0.0' && h !== '::' && h !== '') return bound;
+  const port = bound.slice(bound.lastIndexOf(':') + 1);
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return `${a.address}:${port}`;
+  }
+  return `127.0.0.1:${port}`;
 }

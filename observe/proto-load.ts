@@ -32,19 +32,21 @@ export function protoDir(): string {
 export interface HubbleGrpc {
   Observer: grpc.ServiceClientConstructor;
   Health: grpc.ServiceClientConstructor;
+  Peer: grpc.ServiceClientConstructor;
 }
 
 let cached: HubbleGrpc | undefined;
 
-/** Loads (once) and returns the Observer and Health service definitions. */
+/** Loads (once) and returns the Observer, Health and Peer service definitions. */
 export function loadHubbleGrpc(): HubbleGrpc {
   if (cached) return cached;
   const dir = protoDir();
-  const def = protoLoader.loadSync(['observer.proto', 'health.proto'], { ...PROTO_LOADER_OPTIONS, includeDirs: [dir] });
+  const def = protoLoader.loadSync(['observer.proto', 'health.proto', 'peer.proto'], { ...PROTO_LOADER_OPTIONS, includeDirs: [dir] });
   const pkg = grpc.loadPackageDefinition(def) as unknown as {
     observer: { Observer: grpc.ServiceClientConstructor };
     grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
+    peer: { Peer: grpc.ServiceClientConstructor };
   };
-  cached = { Observer: pkg.observer.Observer, Health: pkg.grpc.health.v1.Health };
+  cached = { Observer: pkg.observer.Observer, Health: pkg.grpc.health.v1.Health, Peer: pkg.peer.Peer };
   return cached;
 }

@@ -19,6 +19,8 @@ DEBIAN_PACKAGES=(
   tcpdump
   # DNS proxy tests and benchmark: upstream resolvers on loopback, load generator
   unbound dnsmasq-base dnsperf
+  # flow store on PostgreSQL (tests and bench start their own server) and test certificates
+  postgresql openssl
 )
 
 missing=()

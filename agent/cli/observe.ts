@@ -13,6 +13,8 @@ import {
   buildWhitelist,
   DEFAULT_OBSERVER_ADDRESS,
   FlowStore,
+  isPostgresUrl,
+  PgFlowStore,
   formatCompact,
   formatJson,
   formatPairJson,
@@ -21,11 +23,11 @@ import {
   parseTimeArg,
   TABLE_HEADER,
   tableRow,
-  type Flow,
   type FlowFilter,
   type ObserveFlags,
   type PairAggregate,
-} from '../../observe/index.js';
+} from '../../observe/consumers/index.js';
+import type { Flow } from '../../observe/index.js';
 import { isTendrilError } from '../../core/index.js';
 import { CliExit, EXIT, type CliIO } from './context.js';
 
@@ -44,6 +46,11 @@ interface ObserveOptions extends ObserveFlags {
   all?: boolean;
   follow?: boolean;
   printNodeName?: boolean;
+  tls?: boolean;
+  tlsCaCertFiles?: string[];
+  tlsClientCertFile?: string;
+  tlsClientKeyFile?: string;
+  tlsServerName?: string;
 }
 
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
@@ -113,27 +120,42 @@ class Printer {
   }
 }
 
-function fromStore(o: ObserveOptions, sel: Selection, whitelist: FlowFilter[], blacklist: FlowFilter[], out: Printer): void {
-  const path = o.store!;
+async function fromStore(o: ObserveOptions, sel: Selection, whitelist: FlowFilter[], blacklist: FlowFilter[], out: Printer): Promise<void> {
+  const location = o.store!;
   if (sel.follow) throw usage('--follow reads live flows from --server; it cannot be used with --store');
-  if (!existsSync(path)) throw usage(`--store: ${path}: no such flow store (the agent writes it at hubble.store.path)`);
-  const store = new FlowStore(path);
+  const pg = isPostgresUrl(location);
+  if (!pg && !existsSync(location)) throw usage(`--store: ${location}: no such flow store (the agent writes it at hubble.store.path, or give hubble.store.url)`);
+  // Both backends answer the same queries; PostgreSQL's are asynchronous.
+  let store: FlowStore | PgFlowStore;
+  try {
+    store = pg ? await PgFlowStore.open(location) : new FlowStore(location);
+  } catch (err) {
+    // An unreachable database is a runtime failure (exit 1), like an unreachable --server.
+    if (pg && isTendrilError(err)) throw new CliExit(EXIT.FAILURE, `error: ${err.message}`);
+    throw err;
+  }
   try {
     const q = { sinceUs: sel.sinceMs !== undefined ? sel.sinceMs * 1000 : undefined, untilUs: sel.untilMs !== undefined ? sel.untilMs * 1000 : undefined, whitelist, blacklist };
     if (o.aggregate) {
-      out.pairs(store.aggregatePairs(q));
+      out.pairs(await store.aggregatePairs(q));
       return;
     }
+    const flows = await store.queryFlows({ ...q, number: sel.number, first: sel.first });
     out.start();
-    for (const f of store.queryFlows({ ...q, number: sel.number, first: sel.first })) out.flow(f);
+    for (const f of flows) out.flow(f);
     out.end();
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
 async function fromServer(o: ObserveOptions, sel: Selection, whitelist: FlowFilter[], blacklist: FlowFilter[], io: CliIO, out: Printer): Promise<void> {
-  const client = new ObserverClient(o.server);
+  const tlsWanted = o.tls || o.tlsCaCertFiles || o.tlsClientCertFile || o.tlsClientKeyFile || o.tlsServerName;
+  if (!o.tls && tlsWanted) throw usage('--tls-* flags need --tls');
+  const client = new ObserverClient(
+    o.server,
+    o.tls ? { caFiles: o.tlsCaCertFiles, clientCertFile: o.tlsClientCertFile, clientKeyFile: o.tlsClientKeyFile, serverName: o.tlsServerName } : undefined,
+  );
   const { events, cancel } = client.getFlows({
     number: o.aggregate && !o.last && !o.first ? (sel.sinceMs !== undefined ? 0 : Number.MAX_SAFE_INTEGER) : sel.number,
     first: sel.first,
@@ -235,7 +257,12 @@ export function registerObserve(program: Command, io: CliIO): void {
     .option('-o, --output <format>', 'compact, json, jsonpb or table', 'compact')
     .option('--print-node-name', 'prefix each compact line with the node name')
     .option('--server <host:port>', 'Observer API address (a Tendril agent or Hubble)', DEFAULT_OBSERVER_ADDRESS)
-    .option('--store <path>', 'read the retained flow store (SQLite) instead of the API')
+    .option('--store <path|url>', 'read the retained flow store instead of the API: a SQLite file or a postgres:// URL')
+    .option('--tls', 'connect to --server with TLS (a Hubble server or relay with TLS on)')
+    .option('--tls-ca-cert-files <file>', 'CA certificate(s) to verify the server (repeatable; default: system roots)', collect)
+    .option('--tls-client-cert-file <file>', 'client certificate for mutual TLS')
+    .option('--tls-client-key-file <file>', 'client private key for mutual TLS')
+    .option('--tls-server-name <name>', 'name to verify the server certificate against (e.g. <node>.default.hubble-grpc.cilium.io)')
     .option('--aggregate <kind>', 'pairs: who talked to whom, with counts, verdicts, first/last seen')
     .addHelpText(
       'after',
@@ -266,7 +293,7 @@ export function registerObserve(program: Command, io: CliIO): void {
       const sel = selection(o);
       const out = new Printer(io, o.output as Output, o);
       try {
-        if (o.store !== undefined) fromStore(o, sel, whitelist, blacklist, out);
+        if (o.store !== undefined) await fromStore(o, sel, whitelist, blacklist, out);
         else await fromServer(o, sel, whitelist, blacklist, io, out);
       } catch (err) {
         if (err instanceof CliExit) throw err;

@@ -7,58 +7,13 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { TendrilError } from '../../core/index.js';
-import { compileFilters, type FlowFilter } from '../filter.js';
+import { compileFilters } from '../filter.js';
 import type { Flow } from '../flow.js';
 import { DDL, SCHEMA_VERSION } from './schema.js';
 import { HOUR_US, type FlowRow } from './row.js';
+import { auditSplit, pairDeltas, pairsSql, PairAccumulator, type PairAggregate, type StoreQuery } from './audit.js';
 
-/** One line of the audit answer: who talked to whom, how often, with which verdicts, when. */
-export interface PairAggregate {
-  source: string;
-  destination: string;
-  port: number;
-  protocol: string;
-  /** Flow counts by verdict name. */
-  verdicts: Record<string, number>;
-  total: number;
-  /** First and last time seen, epoch microseconds. */
-  firstUs: number;
-  lastUs: number;
-}
-
-export interface StoreQuery {
-  /** Inclusive lower bound, epoch µs. */
-  sinceUs?: number;
-  /** Inclusive upper bound, epoch µs (default: now). */
-  untilUs?: number;
-  whitelist?: FlowFilter[];
-  blacklist?: FlowFilter[];
-}
-
-type SqlValue = string | number;
-
-/** SQL for filters the pairs table can answer (namespaces and verdicts only), or null. */
-function pairsSql(q: StoreQuery): { where: string; params: SqlValue[] } | null {
-  if ((q.blacklist?.length ?? 0) > 0) return null;
-  const clauses: string[] = [];
-  const params: SqlValue[] = [];
-  for (const f of q.whitelist ?? []) {
-    const parts: string[] = [];
-    for (const [key, values] of Object.entries(f) as Array<[string, unknown[]]>) {
-      if (!Array.isArray(values) || values.length === 0) continue;
-      if (key === 'verdict') {
-        parts.push(`verdict IN (${values.map(() => '?').join(',')})`);
-        params.push(...(values as string[]));
-      } else if (key === 'source_pod' || key === 'destination_pod') {
-        if (!(values as string[]).every((v) => typeof v === 'string' && v.endsWith('/') && v.length > 1)) return null;
-        parts.push(`${key === 'source_pod' ? 'src_ns' : 'dst_ns'} IN (${values.map(() => '?').join(',')})`);
-        params.push(...(values as string[]).map((v) => v.slice(0, -1)));
-      } else return null;
-    }
-    clauses.push(parts.length > 0 ? `(${parts.join(' AND ')})` : '1');
-  }
-  return { where: clauses.length > 0 ? `(${clauses.join(' OR ')})` : '1', params };
-}
+export type { PairAggregate, StoreQuery } from './audit.js';
 
 export class FlowStore {
   readonly db: Database.Database;
@@ -94,20 +49,10 @@ export class FlowStore {
          first_us = min(first_us, excluded.first_us), last_us = max(last_us, excluded.last_us)`,
     );
     this.insertTx = this.db.transaction((rows: FlowRow[]) => {
-      const agg = new Map<string, { r: FlowRow; hour: number; count: number; first: number; last: number }>();
       for (const r of rows) {
         this.insertFlow.run(r.timeUs, r.srcNs, r.src, r.dstNs, r.dst, r.dstPort, r.protocol, r.verdict, r.isReply ? 1 : 0, r.json);
-        if (r.isReply) continue;
-        const hour = Math.floor(r.timeUs / HOUR_US);
-        const key = `${hour}\0${r.srcNs}\0${r.src}\0${r.dstNs}\0${r.dst}\0${r.dstPort}\0${r.protocol}\0${r.verdict}`;
-        const a = agg.get(key);
-        if (a) {
-          a.count++;
-          if (r.timeUs < a.first) a.first = r.timeUs;
-          if (r.timeUs > a.last) a.last = r.timeUs;
-        } else agg.set(key, { r, hour, count: 1, first: r.timeUs, last: r.timeUs });
       }
-      for (const { r, hour, count, first, last } of agg.values()) {
+      for (const { r, hour, count, first, last } of pairDeltas(rows)) {
         this.upsertPair.run(hour, r.srcNs, r.src, r.dstNs, r.dst, r.dstPort, r.protocol, r.verdict, count, first, last);
       }
     });
@@ -180,53 +125,33 @@ export class FlowStore {
   aggregatePairs(q: StoreQuery): PairAggregate[] {
     const since = q.sinceUs ?? 0;
     const until = q.untilUs ?? Date.now() * 1000;
-    const out = new Map<string, PairAggregate>();
-    const add = (src: string, dst: string, port: number, protocol: string, verdict: string, n: number, first: number, last: number): void => {
-      const key = `${src}\0${dst}\0${port}\0${protocol}`;
-      let a = out.get(key);
-      if (!a) {
-        a = { source: src, destination: dst, port, protocol, verdicts: {}, total: 0, firstUs: first, lastUs: last };
-        out.set(key, a);
-      }
-      a.verdicts[verdict] = (a.verdicts[verdict] ?? 0) + n;
-      a.total += n;
-      a.firstUs = Math.min(a.firstUs, first);
-      a.lastUs = Math.max(a.lastUs, last);
-    };
-    const sql = pairsSql(q);
+    const acc = new PairAccumulator();
+    type Grouped = { src: string; dst: string; dst_port: number; protocol: string; verdict: string; n: number; first: number; last: number };
+    const sql = pairsSql(q, () => '?');
     if (sql === null) {
       const pred = compileFilters(q.whitelist, q.blacklist);
       const stmt = this.db.prepare('SELECT time_us, src, dst, dst_port, protocol, verdict, flow FROM flows WHERE time_us >= ? AND time_us <= ? AND is_reply = 0');
       for (const r of stmt.iterate(since, until) as IterableIterator<{ time_us: number; src: string; dst: string; dst_port: number; protocol: string; verdict: string; flow: string }>) {
-        if (pred(JSON.parse(r.flow) as Flow)) add(r.src, r.dst, r.dst_port, r.protocol, r.verdict, 1, r.time_us, r.time_us);
+        if (pred(JSON.parse(r.flow) as Flow)) acc.add(r.src, r.dst, r.dst_port, r.protocol, r.verdict, 1, r.time_us, r.time_us);
       }
-    } else {
-      const hStart = Math.ceil(since / HOUR_US);
-      const hEnd = Math.floor((until + 1) / HOUR_US);
-      const rawGroup = (from: number, to: number): void => {
-        if (to < from) return;
-        const stmt = this.db.prepare(
-          `SELECT src, dst, dst_port, protocol, verdict, count(*) AS n, min(time_us) AS first, max(time_us) AS last FROM flows
-           WHERE time_us >= ? AND time_us <= ? AND is_reply = 0 AND ${sql.where} GROUP BY src, dst, dst_port, protocol, verdict`,
-        );
-        for (const r of stmt.iterate(from, to, ...sql.params) as IterableIterator<{ src: string; dst: string; dst_port: number; protocol: string; verdict: string; n: number; first: number; last: number }>) {
-          add(r.src, r.dst, r.dst_port, r.protocol, r.verdict, r.n, r.first, r.last);
-        }
-      };
-      if (hStart >= hEnd) rawGroup(since, until);
-      else {
-        rawGroup(since, hStart * HOUR_US - 1);
-        const stmt = this.db.prepare(
-          `SELECT src, dst, dst_port, protocol, verdict, sum(count) AS n, min(first_us) AS first, max(last_us) AS last FROM pairs
-           WHERE hour >= ? AND hour < ? AND ${sql.where} GROUP BY src, dst, dst_port, protocol, verdict`,
-        );
-        for (const r of stmt.iterate(hStart, hEnd, ...sql.params) as IterableIterator<{ src: string; dst: string; dst_port: number; protocol: string; verdict: string; n: number; first: number; last: number }>) {
-          add(r.src, r.dst, r.dst_port, r.protocol, r.verdict, r.n, r.first, r.last);
-        }
-        rawGroup(hEnd * HOUR_US, until);
-      }
+      return acc.result();
     }
-    return [...out.values()].sort((a, b) => b.total - a.total || a.source.localeCompare(b.source) || a.destination.localeCompare(b.destination) || a.port - b.port);
+    const split = auditSplit(since, until);
+    const raw = this.db.prepare(
+      `SELECT src, dst, dst_port, protocol, verdict, count(*) AS n, min(time_us) AS first, max(time_us) AS last FROM flows
+       WHERE time_us >= ? AND time_us <= ? AND is_reply = 0 AND ${sql.where} GROUP BY src, dst, dst_port, protocol, verdict`,
+    );
+    for (const [from, to] of split.raw) {
+      for (const r of raw.iterate(from, to, ...sql.params) as IterableIterator<Grouped>) acc.add(r.src, r.dst, r.dst_port, r.protocol, r.verdict, r.n, r.first, r.last);
+    }
+    if (split.hours) {
+      const stmt = this.db.prepare(
+        `SELECT src, dst, dst_port, protocol, verdict, sum(count) AS n, min(first_us) AS first, max(last_us) AS last FROM pairs
+         WHERE hour >= ? AND hour < ? AND ${sql.where} GROUP BY src, dst, dst_port, protocol, verdict`,
+      );
+      for (const r of stmt.iterate(split.hours[0], split.hours[1], ...sql.params) as IterableIterator<Grouped>) acc.add(r.src, r.dst, r.dst_port, r.protocol, r.verdict, r.n, r.first, r.last);
+    }
+    return acc.result();
   }
 
   close(): void {

@@ -20,10 +20,13 @@ import { TendrilError } from '../../core/index.js';
 import type { Flow } from '../flow.js';
 import type { HttpFlowRecord } from '../http-flow.js';
 import type { FlowSink } from '../sink.js';
+import { redactUrl } from './pg-store.js';
 
 export interface StoreSinkOptions {
-  /** SQLite file (created with its directory when missing). */
+  /** SQLite file (created with its directory when missing); ignored when `url` is set. */
   path: string;
+  /** PostgreSQL URL (`postgres://...`): the store lives there instead. */
+  url?: string;
   retentionMs: number;
   batchSize?: number;
   flushIntervalMs?: number;
@@ -96,13 +99,13 @@ export class StoreSink implements FlowSink {
 
   /** Starts the writer thread (rejects with TND_OBSERVE_STORE if the store cannot be opened). */
   async start(): Promise<void> {
-    const worker = new Worker(workerSource(), { eval: true, workerData: { path: this.opts.path } });
+    const worker = new Worker(workerSource(), { eval: true, workerData: { path: this.opts.path, url: this.opts.url } });
     await new Promise<void>((resolve, reject) => {
       const fail = (message: string): void => {
         void worker.terminate();
-        reject(new TendrilError('TND_OBSERVE_STORE', message, { file: this.opts.path }));
+        reject(new TendrilError('TND_OBSERVE_STORE', message, this.opts.url ? { url: redactUrl(this.opts.url) } : { file: this.opts.path }));
       };
-      worker.once('error', (err) => fail(`${this.opts.path}: flow store writer failed to start: ${err.message}`));
+      worker.once('error', (err) => fail(`${this.opts.url ? redactUrl(this.opts.url) : this.opts.path}: flow store writer failed to start: ${err.message}`));
       worker.once('message', (m: Reply) => (m.kind === 'ready' ? resolve() : fail('message' in m && m.message ? m.message : 'flow store writer failed')));
     });
     worker.on('message', (m: Reply) => {

@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { runCli } from '../../agent/cli/main.js';
-import { buildWhitelist, FlowRing, FlowStore, newFlow, ObserverServer, toRow, type Flow } from '../../observe/index.js';
+import { newFlow, type Flow } from '../../observe/index.js';
+import { buildWhitelist, FlowRing, FlowStore, ObserverServer, toRow } from '../../observe/consumers/index.js';
 import { specExamples, paymentsFlows } from './fixtures.js';
 
 const log = pino({ level: 'silent' });

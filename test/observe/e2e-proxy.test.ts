@@ -16,7 +16,7 @@ import { Agent, request } from 'undici';
 /** undici binds the client socket with the (untyped) `localAddress` option. */
 const bound = (ip: string): Agent => new Agent({ localAddress: ip } as ConstructorParameters<typeof Agent>[0]);
 import pino from 'pino';
-import { createObservability } from '../../observe/index.js';
+import { createObservability } from '../../observe/consumers/index.js';
 import { createEngine, loadPolicies, loadWorld } from '../../policy/index.js';
 import { describeFromWorld, ExplicitRedirectSource, startProxy } from '../../proxy/index.js';
 import { runCli } from '../../agent/cli/main.js';

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import pino from 'pino';
-import { createObservability, FlowStore, ObserverClient, type Flow } from '../../observe/index.js';
+import type { Flow } from '../../observe/index.js';
+import { createObservability, FlowStore, ObserverClient } from '../../observe/consumers/index.js';
 import { paymentsFlows } from './fixtures.js';
 
 const log = pino({ level: 'silent' });
