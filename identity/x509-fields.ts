@@ -1,0 +1,62 @@
+/**
+ * The certificate fields SVID verification needs and Node's X509Certificate does not expose
+ * (docs/identity.md "What is verified"): URI SANs as a list, KeyUsage bits and criticality,
+ * BasicConstraints cA and pathLenConstraint, ExtendedKeyUsage OIDs, name constraints. Read
+ * with @peculiar/x509 (an ASN.1 library), never from Node's display strings.
+ */
+import 'reflect-metadata';
+import * as px from '@peculiar/x509';
+import type { X509Certificate } from 'node:crypto';
+
+export const EKU_SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
+export const EKU_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
+const NAME_CONSTRAINTS = '2.5.29.30';
+
+export const KU = {
+  digitalSignature: px.KeyUsageFlags.digitalSignature,
+  keyCertSign: px.KeyUsageFlags.keyCertSign,
+  cRLSign: px.KeyUsageFlags.cRLSign,
+} as const;
+
+export interface CertFields {
+  /** URI SANs in order; null when the SAN extension could not be decoded. */
+  uris: string[] | null;
+  sanError?: string;
+  /** BasicConstraints cA (false when the extension is absent). */
+  ca: boolean;
+  pathLength: number | undefined;
+  /** KeyUsage bits, or null when the extension is absent. */
+  keyUsage: { bits: number; critical: boolean } | null;
+  /** EKU OIDs, or null when the extension is absent. */
+  eku: string[] | null;
+  hasNameConstraints: boolean;
+  notBefore: Date;
+  notAfter: Date;
+}
+
+export function readFields(cert: X509Certificate): CertFields {
+  const p = new px.X509Certificate(cert.raw);
+  let uris: string[] | null = [];
+  let sanError: string | undefined;
+  try {
+    const san = p.getExtension(px.SubjectAlternativeNameExtension);
+    uris = san ? san.names.items.filter((n) => n.type === 'url').map((n) => n.value) : [];
+  } catch (err) {
+    uris = null;
+    sanError = (err as Error).message;
+  }
+  const bc = p.getExtension(px.BasicConstraintsExtension);
+  const ku = p.getExtension(px.KeyUsagesExtension);
+  const eku = p.getExtension(px.ExtendedKeyUsageExtension);
+  return {
+    uris,
+    ...(sanError !== undefined ? { sanError } : {}),
+    ca: bc?.ca ?? false,
+    pathLength: bc?.pathLength,
+    keyUsage: ku ? { bits: ku.usages, critical: ku.critical } : null,
+    eku: eku ? eku.usages.map((u) => String(u)) : null,
+    hasNameConstraints: p.getExtension(NAME_CONSTRAINTS) !== null,
+    notBefore: p.notBefore,
+    notAfter: p.notAfter,
+  };
+}
