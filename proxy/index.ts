@@ -12,7 +12,8 @@ import type { PolicyEngine } from '../policy/api.js';
 import { describeByName, type DescribeEndpoint } from './flows.js';
 import { HttpListener, type HttpListenerStats } from './http/http-listener.js';
 import { resolveProxyOptions, type ProxyOptions } from './options.js';
-import type { RedirectSource } from './redirect-source.js';
+import type { Duplex } from 'node:stream';
+import type { RedirectSource, RedirectTarget } from './redirect-source.js';
 import { UpstreamPools } from './upstream.js';
 
 export { ExplicitRedirectSource, normalizeIp, type RedirectSource, type RedirectTarget, type RedirectPeer } from './redirect-source.js';
@@ -47,6 +48,8 @@ export interface RunningListener {
   protocol: 'http';
   address: HostPort;
   stats: HttpListenerStats;
+  /** Hands an already-attributed stream to this listener (HttpListener.acceptStream). */
+  acceptStream(stream: Duplex, target: RedirectTarget): void;
 }
 
 export interface RunningProxy {
@@ -89,7 +92,7 @@ export async function startProxy(args: StartProxyArgs): Promise<RunningProxy> {
     throw err;
   }
   return {
-    listeners: started.map((l) => ({ protocol: 'http' as const, address: l.address, stats: l.stats })),
+    listeners: started.map((l) => ({ protocol: 'http' as const, address: l.address, stats: l.stats, acceptStream: (s: Duplex, t: RedirectTarget) => l.acceptStream(s, t) })),
     close,
   };
 }

@@ -38,6 +38,7 @@ export interface RedirectTarget {
   destination: RedirectPeer;
   /** Where allowed traffic is sent (explicit mode: `--upstream`; transparent: the original dst). */
   upstream: { host: string; port: number };
+  authenticated?: { type: 'SPIRE'; spiffeId: string };
 }
 
 export interface RedirectSource {

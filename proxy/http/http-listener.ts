@@ -12,6 +12,7 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { FlowSink } from '../../observe/index.js';
@@ -68,6 +69,8 @@ export class HttpListener {
   readonly stats: HttpListenerStats = { connections: 0, requests: 0, denied: 0, malformed: 0, forwarded: 0, upstreamErrors: 0 };
   private readonly server: http.Server;
   private readonly states = new WeakMap<net.Socket, ConnState>();
+  /** Targets of streams handed over by acceptStream, read back when node:http reports the connection. */
+  private readonly handedOver = new WeakMap<object, RedirectTarget>();
   private readonly log: Logger;
   private port = 0;
 
@@ -135,9 +138,25 @@ export class HttpListener {
     });
   }
 
+  /**
+   * Serves an already-attributed stream (e.g. an mTLS tunnel stream whose peer identity was
+   * verified) as if it were an accepted connection with this target.
+   */
+  acceptStream(stream: Duplex, target: RedirectTarget): void {
+    this.handedOver.set(stream, target);
+    this.server.emit('connection', stream);
+  }
+
   private onConnection(socket: net.Socket): void {
     this.stats.connections++;
     let target: RedirectTarget | null;
+    const handed = this.handedOver.get(socket);
+    if (handed) {
+      this.handedOver.delete(socket);
+      const st = this.attach(socket, handed);
+      if (st) this.states.set(socket, st);
+      return;
+    }
     try {
       target = this.deps.redirects.resolve(socket);
     } catch (err) {
