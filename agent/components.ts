@@ -14,6 +14,7 @@ import { datapathComponent } from '../datapath/index.js';
 import { ChainedRedirectSource } from '../datapath/redirect-chain.js';
 import type { LoadedPolicy } from './policy-source.js';
 import { VERSION } from './cli/version.js';
+import { identityMetrics, identityWiring } from './identity.js';
 
 export function buildComponents(ctx: { config: Config; log: Logger; policy: LoadedPolicy }): Component[] {
   const { config, log, policy } = ctx;
@@ -25,6 +26,12 @@ export function buildComponents(ctx: { config: Config; log: Logger; policy: Load
   const proxyOptions = proxyOptionsFromConfig(config.proxy, durationMs);
   let proxy: RunningProxy | null = null;
   const datapath = datapathComponent({ config, log, policy, flows: sinkRef.sink });
+  const describe = describeFromWorld(policy.world, endpointIdentityNumbers(policy.world));
+  const identity = config.identity.enabled
+    ? identityWiring({ config, log, world: policy.world, redirects, flows: () => sinkRef.sink, describe })
+    : null;
+  if (identity) for (const m of identityMetrics) observability.metrics?.registry.registerMetric(m);
+  const proxied = identity ? identity.localRedirects : redirects;
 
   const components: Component[] = [
     {
@@ -40,13 +47,14 @@ export function buildComponents(ctx: { config: Config; log: Logger; policy: Load
         const transparent = datapath.datapath?.redirectSource();
         proxy = await startProxy({
           engine: policy.engine,
-          redirects: transparent ? redirects.map((r) => ({ ...r, source: new ChainedRedirectSource([transparent, r.source]) })) : redirects,
+          redirects: transparent ? proxied.map((r) => ({ ...r, source: new ChainedRedirectSource([transparent, r.source]) })) : proxied,
           log,
           flows: sinkRef.sink,
           limits: proxyOptions,
-          describe: describeFromWorld(policy.world, endpointIdentityNumbers(policy.world)),
+          describe,
           nodeName: config.nodeName,
         });
+        identity?.setAcceptors(proxy.listeners);
       },
       async stop() {
         await proxy?.close();
@@ -57,5 +65,6 @@ export function buildComponents(ctx: { config: Config; log: Logger; policy: Load
       }),
     },
   ];
+  if (identity) components.push(...identity.components);
   return components;
 }

@@ -122,6 +122,23 @@ export const configSchema = {
         type: { enum: ['wireguard'], default: 'wireguard' },
       },
     },
+    identity: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: 'boolean', default: false, description: 'SVIDs from SPIFFE/SPIRE and mTLS tunnels to pods on other nodes (docs/identity.md)' },
+        trustDomain: { type: 'string', pattern: '^[a-z0-9._-]{1,255}$', default: 'cluster.local' },
+        workloadApiSocket: { type: 'string', minLength: 1, default: 'unix:///run/spire/sockets/agent.sock', description: 'SPIFFE Workload API (overridden by SPIFFE_ENDPOINT_SOCKET)' },
+        delegatedIdentitySocket: { type: 'string', minLength: 1, default: 'unix:///run/spire/sockets/admin.sock', description: "SPIRE Delegated Identity API (the pods' SVIDs)" },
+        tunnel: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: { listen: { ...hostPort, default: '0.0.0.0:15008' } },
+        },
+      },
+    },
   },
 } as const;
 
@@ -171,4 +188,11 @@ export interface Config {
     store: { enabled: boolean; path: string; retention: string };
   };
   encryption: { enabled: boolean; type: 'wireguard' };
+  identity: {
+    enabled: boolean;
+    trustDomain: string;
+    workloadApiSocket: string;
+    delegatedIdentitySocket: string;
+    tunnel: { listen: string };
+  };
 }

@@ -36,6 +36,16 @@ export interface World {
   entities: Record<EntityName, string[]>;
   /** Unknown fields that were ignored (printed as warnings by the CLI). */
   warnings: string[];
+  /** The cluster's nodes (`nodes:`), with the address of their mTLS tunnel listener. */
+  nodes: WorldNode[];
+}
+
+export interface WorldNode {
+  name: string;
+  labels: Record<string, string>;
+  address: string;
+  /** `host:port` of its tunnel listener (default `<address>:15008`). */
+  tunnel: string;
 }
 
 export interface WorldInput {
@@ -43,6 +53,7 @@ export interface WorldInput {
   endpoints?: { name: string; namespace?: string; labels?: Record<string, string>; ips?: string[]; serviceAccount?: string; node?: string }[];
   fqdns?: Record<string, string[]>;
   entities?: Partial<Record<EntityName, string[]>>;
+  nodes?: { name: string; labels?: Record<string, string>; address: string; tunnel?: string }[];
 }
 
 export function loadWorld(path: string): World {
@@ -92,7 +103,7 @@ function ipList(ctx: DocContext, v: unknown, path: (string | number)[]): string[
 }
 
 function buildWorld(ctx: DocContext, raw: unknown): World | null {
-  const top = ctx.map(raw ?? {}, [], ['namespaces', 'endpoints', 'fqdns', 'entities', 'cidrs']);
+  const top = ctx.map(raw ?? {}, [], ['namespaces', 'endpoints', 'fqdns', 'entities', 'cidrs', 'nodes']);
   if (!top) return null;
   const namespaces = new Map<string, Record<string, string>>();
   (ctx.list(top.namespaces, ['namespaces']) ?? []).forEach((n, i) => {
@@ -153,5 +164,24 @@ function buildWorld(ctx: DocContext, raw: unknown): World | null {
       if (byIp.has(ip)) ctx.error(['entities', kind, j], `IP ${ip} is both a ${kind} and endpoint ${byIp.get(ip)?.id}`);
     });
   }
-  return { endpoints, byId, byIp, namespaces, fqdns, namesByIp, entities, warnings: [] };
+  return { endpoints, byId, byIp, namespaces, fqdns, namesByIp, entities, warnings: [], nodes: worldNodes(ctx, top.nodes) };
+}
+
+function worldNodes(ctx: DocContext, raw: unknown): WorldNode[] {
+  const out: WorldNode[] = [];
+  (ctx.list(raw, ['nodes']) ?? []).forEach((n, i) => {
+    const p = ['nodes', i];
+    const m = ctx.map(n, p, ['name', 'labels', 'address', 'tunnel']);
+    if (!m) return;
+    const name = ctx.str(m.name, [...p, 'name']);
+    const labels = ctx.strMap(m.labels, [...p, 'labels'], true);
+    const address = ctx.str(m.address, [...p, 'address']);
+    const tunnel = m.tunnel === undefined ? undefined : ctx.str(m.tunnel, [...p, 'tunnel']);
+    if (name === null || labels === null || address === null || tunnel === null) return;
+    if (!parseIp(address)) return ctx.error([...p, 'address'], `invalid IP address ${JSON.stringify(address)}`);
+    if (tunnel !== undefined && !/^[^\s:]+:[0-9]{1,5}$/.test(tunnel)) return ctx.error([...p, 'tunnel'], `expected host:port, got ${JSON.stringify(tunnel)}`);
+    if (out.some((o) => o.name === name)) return ctx.error([...p, 'name'], `duplicate node ${JSON.stringify(name)}`);
+    out.push({ name, labels, address, tunnel: tunnel ?? `${address}:15008` });
+  });
+  return out;
 }

@@ -3,3 +3,4 @@ export { TunnelServer, type TunnelServerDeps, type TunnelEndpoint, type StreamAc
 export { TunnelClient, TunnelError, type OpenStream } from './client.js';
 export { sniFor, TUNNEL_SUFFIX } from './tls.js';
 export type { TunnelEvent } from './events.js';
+export { TunnelOutbound, type TunnelOutboundDeps, type TunnelOutboundStats, type OutboundEndpoint } from './outbound.js';
