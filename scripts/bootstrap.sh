@@ -15,6 +15,8 @@ DEBIAN_PACKAGES=(
   wireguard-go wireguard-tools
   # real peers and clients used by tests and benchmarks
   curl dnsutils nginx-light haproxy wrk kcat
+  # SVID test chains (EC P-256) are made with the openssl CLI
+  openssl
 )
 
 missing=()
