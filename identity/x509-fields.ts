@@ -20,7 +20,7 @@ export const KU = {
 
 export interface CertFields {
   /** URI SANs in order; null when the SAN extension could not be decoded. */
-  uris: string[] | null;
+  uris: readonly string[] | null;
   sanError?: string;
   /** BasicConstraints cA (false when the extension is absent). */
   ca: boolean;
@@ -28,13 +28,34 @@ export interface CertFields {
   /** KeyUsage bits, or null when the extension is absent. */
   keyUsage: { bits: number; critical: boolean } | null;
   /** EKU OIDs, or null when the extension is absent. */
-  eku: string[] | null;
+  eku: readonly string[] | null;
   hasNameConstraints: boolean;
   notBefore: Date;
   notAfter: Date;
 }
 
+/**
+ * Decoded fields by certificate fingerprint: ASN.1 decoding costs milliseconds per certificate,
+ * and the same SVIDs, intermediates and roots are presented again and again until they rotate.
+ */
+const CACHE_MAX = 4096;
+const cache = new Map<string, CertFields>();
+
 export function readFields(cert: X509Certificate): CertFields {
+  const key = cert.fingerprint256;
+  const hit = cache.get(key);
+  if (hit) {
+    cache.delete(key);
+    cache.set(key, hit);
+    return hit;
+  }
+  const fields = decodeFields(cert);
+  cache.set(key, fields);
+  if (cache.size > CACHE_MAX) cache.delete(cache.keys().next().value as string);
+  return fields;
+}
+
+function decodeFields(cert: X509Certificate): CertFields {
   const p = new px.X509Certificate(cert.raw);
   let uris: string[] | null = [];
   let sanError: string | undefined;
@@ -48,7 +69,7 @@ export function readFields(cert: X509Certificate): CertFields {
   const bc = p.getExtension(px.BasicConstraintsExtension);
   const ku = p.getExtension(px.KeyUsagesExtension);
   const eku = p.getExtension(px.ExtendedKeyUsageExtension);
-  return {
+  return Object.freeze({
     uris,
     ...(sanError !== undefined ? { sanError } : {}),
     ca: bc?.ca ?? false,
@@ -58,5 +79,5 @@ export function readFields(cert: X509Certificate): CertFields {
     hasNameConstraints: p.getExtension(NAME_CONSTRAINTS) !== null,
     notBefore: p.notBefore,
     notAfter: p.notAfter,
-  };
+  });
 }
