@@ -17,7 +17,9 @@ import pino from 'pino';
 import { CallbackSink } from '../../observe/index.js';
 import { createEngine, loadPolicies, loadWorld } from '../../policy/index.js';
 import { ExplicitRedirectSource, startProxy, type RedirectTarget } from '../../proxy/index.js';
-import { TunnelClient, TunnelServer, TunnelError, sniFor, type TunnelEvent } from '../../proxy/hbone/index.js';
+import { TunnelClient, TunnelOutbound, TunnelServer, TunnelError, sniFor, type TunnelEvent } from '../../proxy/hbone/index.js';
+import type { Flow } from '../../observe/index.js';
+import net from 'node:net';
 import { makeSvid, SvidStore, type Svid } from '../../identity/index.js';
 import { startHttpServer } from '../helpers/servers.js';
 import { OpensslPki, forgeIssue, type Issued } from '../identity/pki.js';
@@ -286,6 +288,60 @@ describe('HBONE tunnel', () => {
       assert.ok(Date.now() >= short.notAfter.getTime(), 'not before notAfter');
       assert.ok(events.slice(n).some((e) => e.kind === 'session-closed' && e.reason === 'expiry'));
     } finally {
+      client.close();
+      store.close();
+    }
+  });
+});
+
+describe('outbound tunnel listener', () => {
+  test('a pod with an SVID is tunnelled (FORWARDED, auth_type SPIRE); without one it is reset (DROPPED, AUTH_REQUIRED)', async () => {
+    const flows: Flow[] = [];
+    const store = clientStore(svids['checkout']!);
+    const client = new TunnelClient(store);
+    const world = loadWorld(join(dir, 'world.yaml'));
+    const out = new TunnelOutbound({
+      listen: { host: '127.0.160.1', port: 0 },
+      redirects: new ExplicitRedirectSource({ destinationEndpoint: 'payments/payment-service-0', destinationPort: 8080, upstream: { host: PAY_IP, port: 8080 }, destinationIp: PAY_IP }, (ip) => world.byIp.get(ip)?.id ?? null),
+      store,
+      client,
+      trustDomain: TD,
+      endpoint: (id) => {
+        const e = world.byId.get(id);
+        return e ? { namespace: e.namespace, serviceAccount: e.serviceAccount } : null;
+      },
+      peerFor: () => server.address,
+      flows: new CallbackSink((f) => flows.push(f)),
+      describe: (endpoint) => (endpoint ? { namespace: endpoint.split('/')[0], pod_name: endpoint.split('/')[1] } : {}),
+      nodeName: 'node-a',
+      log: pino({ level: 'silent' }),
+    });
+    await out.start();
+    try {
+      const ask = (from: string): Promise<string> =>
+        new Promise((resolve) => {
+          let buf = '';
+          const s = net.connect({ host: '127.0.160.1', port: out.address.port, localAddress: from });
+          s.on('data', (d) => {
+            buf += d.toString();
+            if (/payment ok/.test(buf)) s.end();
+          });
+          s.on('error', (e: NodeJS.ErrnoException) => (buf += `ERROR ${e.code}`));
+          s.on('close', () => resolve(buf));
+          s.write('GET /api/v1/payments/O1 HTTP/1.1\r\nHost: payment\r\nConnection: close\r\n\r\n');
+        });
+      assert.match(await ask(CHECKOUT_IP), /^HTTP\/1\.1 200[\s\S]*payment ok \/api\/v1\/payments\/O1/);
+      const fwd = flows.find((f) => f.verdict === 'FORWARDED');
+      assert.equal(fwd?.auth_type, 'SPIRE');
+      assert.equal(fwd?.source?.pod_name, 'checkout-service-0');
+      assert.match(await ask(ROGUE_IP), /ERROR ECONNRESET|^$/);
+      const drop = flows.find((f) => f.verdict === 'DROPPED');
+      assert.equal(drop?.drop_reason_desc, 'AUTH_REQUIRED');
+      assert.equal(drop?.auth_type, undefined);
+      assert.match(drop?.Summary ?? '', /rogue-service-0 has no valid SVID/);
+      assert.deepEqual(out.stats, { connections: 2, tunnelled: 1, refused: 1 });
+    } finally {
+      await out.stop();
       client.close();
       store.close();
     }
