@@ -14,9 +14,11 @@ import {
   DelegatedIdentityClient,
   SvidStore,
   WorkloadApiClient,
+  grpcTarget,
   k8sSelectors,
   workloadApiAddress,
 } from '../identity/index.js';
+import { TendrilError } from '../core/index.js';
 import { TunnelClient, TunnelOutbound, TunnelServer, type StreamAcceptor, type TunnelEvent } from '../proxy/hbone/index.js';
 import { parseAddress, parseDestination, type DescribeEndpoint, type ProxyRedirect, type RedirectTarget } from '../proxy/index.js';
 import { newFlow, type FlowSink } from '../observe/index.js';
@@ -86,6 +88,16 @@ export function identityWiring(args: {
     } else remote.push({ redirect: r, endpoint: dst.endpoint });
   });
   let acceptors: StreamAcceptor[] = [];
+  for (const [key, addr] of [
+    [process.env['SPIFFE_ENDPOINT_SOCKET'] ? 'SPIFFE_ENDPOINT_SOCKET' : 'identity.workloadApiSocket', workloadApiAddress(idc.workloadApiSocket)],
+    ['identity.delegatedIdentitySocket', idc.delegatedIdentitySocket],
+  ] as const) {
+    try {
+      grpcTarget(addr);
+    } catch (err) {
+      throw new TendrilError('TND_CONFIG_INVALID', `${key}: ${(err as Error).message}`, { field: key });
+    }
+  }
   const store = new SvidStore();
   metricStore = store;
   const wl = new WorkloadApiClient(workloadApiAddress(idc.workloadApiSocket), store);

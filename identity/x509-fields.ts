@@ -4,18 +4,31 @@
  * BasicConstraints cA and pathLenConstraint, ExtendedKeyUsage OIDs, name constraints. Read
  * with @peculiar/x509 (an ASN.1 library), never from Node's display strings.
  */
-import 'reflect-metadata';
-import * as px from '@peculiar/x509';
+import { createRequire } from 'node:module';
+import type * as PX from '@peculiar/x509';
 import type { X509Certificate } from 'node:crypto';
+
+let loaded: typeof PX | undefined;
+
+/** @peculiar/x509 (with its reflect-metadata polyfill), loaded on first use: it costs ~0.5 s at import. */
+function px(): typeof PX {
+  if (!loaded) {
+    const require = createRequire(import.meta.url);
+    require('reflect-metadata');
+    loaded = require('@peculiar/x509') as typeof PX;
+  }
+  return loaded;
+}
 
 export const EKU_SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
 export const EKU_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 const NAME_CONSTRAINTS = '2.5.29.30';
 
+/** KeyUsage bits as @peculiar/x509 numbers them (RFC 5280 bit n = 1 << n). */
 export const KU = {
-  digitalSignature: px.KeyUsageFlags.digitalSignature,
-  keyCertSign: px.KeyUsageFlags.keyCertSign,
-  cRLSign: px.KeyUsageFlags.cRLSign,
+  digitalSignature: 1,
+  keyCertSign: 32,
+  cRLSign: 64,
 } as const;
 
 export interface CertFields {
@@ -56,19 +69,20 @@ export function readFields(cert: X509Certificate): CertFields {
 }
 
 function decodeFields(cert: X509Certificate): CertFields {
-  const p = new px.X509Certificate(cert.raw);
+  const lib = px();
+  const p = new lib.X509Certificate(cert.raw);
   let uris: string[] | null = [];
   let sanError: string | undefined;
   try {
-    const san = p.getExtension(px.SubjectAlternativeNameExtension);
+    const san = p.getExtension(lib.SubjectAlternativeNameExtension);
     uris = san ? san.names.items.filter((n) => n.type === 'url').map((n) => n.value) : [];
   } catch (err) {
     uris = null;
     sanError = (err as Error).message;
   }
-  const bc = p.getExtension(px.BasicConstraintsExtension);
-  const ku = p.getExtension(px.KeyUsagesExtension);
-  const eku = p.getExtension(px.ExtendedKeyUsageExtension);
+  const bc = p.getExtension(lib.BasicConstraintsExtension);
+  const ku = p.getExtension(lib.KeyUsagesExtension);
+  const eku = p.getExtension(lib.ExtendedKeyUsageExtension);
   return Object.freeze({
     uris,
     ...(sanError !== undefined ? { sanError } : {}),

@@ -8,6 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -212,4 +213,17 @@ test('checkout -> payment-service across two nodes through the mTLS tunnel', asy
     assert.ok(Date.now() >= new Date(short.cert.validTo).getTime(), 'closed at the certificate expiry, not before');
     await assert.rejects(get(CHECKOUT, '/api/v1/payments/X2'), 'no SVID left: refused');
   });
+});
+
+test('identity.enabled with a malformed socket address exits 2 naming the key', async (t) => {
+  const agent = spawnAgent(t, [
+    'identity.enabled=true',
+    'identity.delegatedIdentitySocket=unix:relative.sock',
+    `health.listenAddress=127.0.161.3:9879`,
+    'hubble.store.enabled=false',
+    'datapath.enabled=false',
+  ]);
+  const [code] = (await once(agent.child, 'exit')) as [number];
+  assert.equal(code, 2, agent.logs());
+  assert.match(agent.logs(), /identity\.delegatedIdentitySocket: .*opaque|identity\.delegatedIdentitySocket: .*absolute/);
 });
