@@ -13,7 +13,7 @@ import tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { verifySvid, type Svid, type SvidStore } from '../../identity/index.js';
-import { sniFor, TLS_BASE, rootsPem } from './tls.js';
+import { ContextCache, sniFor, TLS_BASE } from './tls.js';
 import type { TunnelEvent } from './events.js';
 
 export class TunnelError extends Error {
@@ -49,10 +49,13 @@ interface PooledSession {
 
 export class TunnelClient {
   private readonly pool = new Map<string, PooledSession>();
+  private readonly contexts: ContextCache;
   handshakes = 0;
   handshakeFailures = 0;
 
-  constructor(private readonly store: SvidStore, private readonly onEvent?: (e: TunnelEvent) => void) {}
+  constructor(private readonly store: SvidStore, private readonly onEvent?: (e: TunnelEvent) => void) {
+    this.contexts = new ContextCache(store);
+  }
 
   /** Opens one CONNECT stream; resolves once the server answered 200. */
   async open(o: OpenStream): Promise<Duplex> {
@@ -106,9 +109,9 @@ export class TunnelClient {
           host: o.peer.host,
           port: o.peer.port,
           servername: sniFor(o.destinationId),
-          cert: o.source.certPem,
-          key: o.source.keyPem,
-          ca: rootsPem(this.store),
+          // The source SVID as client certificate and every root for OpenSSL's part, in a
+          // SecureContext cached per (SVID serial, bundle version).
+          secureContext: this.contexts.get(o.source),
           rejectUnauthorized: true,
           checkServerIdentity: (_host, cert) => {
             const chain: X509Certificate[] = [];
