@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import client from 'prom-client';
 import type { Config } from '../config/index.js';
 import type { World } from '../policy/index.js';
+import type { ConnectionQuery, Verdict } from '../policy/api.js';
 import {
   DelegatedIdentityClient,
   SvidStore,
@@ -72,6 +73,8 @@ export function identityWiring(args: {
   redirects: ProxyRedirect[];
   flows: () => FlowSink;
   describe: DescribeEndpoint;
+  /** The connection's L3/L4 verdict (PolicyEngine.connection(...).verdict). */
+  judge: (q: ConnectionQuery) => Verdict;
 }): IdentityWiring {
   const { config, world } = args;
   const log = args.log.child({ component: 'identity' });
@@ -161,6 +164,12 @@ export function identityWiring(args: {
     route: (t: RedirectTarget) => {
       const i = localDst.findIndex((d) => d.endpoint === t.destination.endpoint && d.port === t.destination.port);
       return i >= 0 ? (acceptors[i] ?? null) : null;
+    },
+    judgeL4: (t) => {
+      const v = args.judge({ from: { endpoint: t.source.endpoint! }, to: { endpoint: t.destination.endpoint! }, port: t.destination.port, protocol: 'TCP' });
+      if (!v.allowed) return v.reason;
+      if (v.l7 !== null) return `port ${t.destination.port} has ${v.l7} rules and no proxy listener on this node to enforce them`;
+      return null;
     },
     onEvent,
     log,

@@ -106,6 +106,7 @@ export async function run(log: (line: string) => void): Promise<void> {
       localEndpoint: (ip) => (ip === SINK_IP ? { endpoint: 'payments/payment-service-0', namespace: 'payments', serviceAccount: 'payment-service' } : null),
       endpointByIp: (ip) => (ip === CLIENT_IP ? { endpoint: 'checkout/checkout-service-0', namespace: 'checkout', serviceAccount: 'checkout-service' } : null),
       route: () => null,
+      judgeL4: () => null,
       log: pino({ level: 'silent' }),
     });
     await tunnel.start();

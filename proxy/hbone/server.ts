@@ -44,6 +44,12 @@ export interface TunnelServerDeps {
   endpointByIp: (ip: string) => TunnelEndpoint | null;
   /** The HTTP listener for a destination, or null to pipe the stream to it over TCP. */
   route: (target: RedirectTarget) => StreamAcceptor | null;
+  /**
+   * L3/L4 judgement for a stream that no HTTP listener takes (piped over TCP): null allows,
+   * a string denies with that reason (401). A destination port with L7 rules must be denied
+   * here, since nothing would enforce them.
+   */
+  judgeL4?: (target: RedirectTarget) => string | null;
   onEvent?: (e: TunnelEvent) => void;
   log: Logger;
 }
@@ -227,6 +233,8 @@ export class TunnelServer {
       acceptor.acceptStream(streamAsConnection(stream, dstIp, dstPort, srcIp, target.source.port), target);
       return;
     }
+    const denied = this.deps.judgeL4 ? this.deps.judgeL4(target) : 'no policy judge for streams without an HTTP listener';
+    if (denied !== null) return this.refuse(stream, 401, denied, info, authority, srcIp);
     const up = net.connect({ host: dstIp, port: dstPort });
     up.once('connect', () => {
       stream.respond({ ':status': 200 });

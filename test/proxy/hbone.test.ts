@@ -150,8 +150,9 @@ before(async () => {
     endpointByIp: ep,
     route: (t) => {
       targets.push(t);
-      return proxy.listeners[0]!;
+      return t.destination.port === 8080 ? proxy.listeners[0]! : null;
     },
+    judgeL4: (t) => (t.destination.port === 7000 ? null : `port ${t.destination.port} denied by policy`),
     onEvent: (e) => events.push(e),
     log: pino({ level: 'silent' }),
   });
@@ -290,6 +291,27 @@ describe('HBONE tunnel', () => {
     } finally {
       client.close();
       store.close();
+    }
+  });
+});
+
+describe('streams without an HTTP listener', () => {
+  test('piped over TCP only when the L3/L4 judgement allows (else 401)', async () => {
+    const echo = net.createServer((c) => c.on('data', (d) => c.write(d)).on('error', () => undefined));
+    await new Promise<void>((r) => echo.listen(7000, PAY_IP, r));
+    const store = clientStore(svids['checkout']!);
+    const client = new TunnelClient(store);
+    try {
+      await assert.rejects(client.open(openArgs(svids['checkout']!, { authority: `${PAY_IP}:7001` })), /401.*denied by policy/);
+      const s = await client.open(openArgs(svids['checkout']!, { authority: `${PAY_IP}:7000` }));
+      s.write('ping');
+      const [d] = (await once(s, 'data')) as [Buffer];
+      assert.equal(d.toString(), 'ping');
+      s.destroy();
+    } finally {
+      client.close();
+      store.close();
+      echo.close();
     }
   });
 });
