@@ -17,6 +17,7 @@ import type { LoadedPolicy } from './policy-source.js';
 import { VERSION } from './cli/version.js';
 import { encryptionComponent } from './encryption.js';
 import { dnsComponent } from './dns.js';
+import { identityMetrics, identityWiring } from './identity.js';
 
 export function buildComponents(ctx: { config: Config; log: Logger; policy: LoadedPolicy }): Component[] {
   const { config, log, policy } = ctx;
@@ -31,6 +32,12 @@ export function buildComponents(ctx: { config: Config; log: Logger; policy: Load
   const proxyOptions = proxyOptionsFromConfig(config.proxy);
   let proxy: RunningProxy | null = null;
   const datapath = datapathComponent({ config, log, policy, flows: sinkRef.sink });
+  const describe = describeFromWorld(policy.world, endpointIdentityNumbers(policy.world));
+  const identity = config.identity.enabled
+    ? identityWiring({ config, log, world: policy.world, redirects, flows: () => sinkRef.sink, describe, judge: (q) => policy.engine.connection(q).verdict })
+    : null;
+  if (identity) for (const m of identityMetrics) observability.metrics?.registry.registerMetric(m);
+  const proxied = identity ? identity.localRedirects : redirects;
 
   const components: Component[] = [
     {
@@ -46,13 +53,14 @@ export function buildComponents(ctx: { config: Config; log: Logger; policy: Load
         const transparent = datapath.datapath?.redirectSource();
         proxy = await startProxy({
           engine: policy.engine,
-          redirects: transparent ? redirects.map((r) => ({ ...r, source: new ChainedRedirectSource([transparent, r.source]) })) : redirects,
+          redirects: transparent ? proxied.map((r) => ({ ...r, source: new ChainedRedirectSource([transparent, r.source]) })) : proxied,
           log,
           flows: sinkRef.sink,
           limits: proxyOptions,
-          describe: describeFromWorld(policy.world, endpointIdentityNumbers(policy.world)),
+          describe,
           nodeName: config.nodeName,
         });
+        identity?.setAcceptors(proxy.listeners);
       },
       async stop() {
         await proxy?.close();
@@ -66,5 +74,6 @@ export function buildComponents(ctx: { config: Config; log: Logger; policy: Load
   ];
   const encryption = encryptionComponent({ config, log, worldNodes: policy.world.nodes });
   if (encryption) components.push(encryption);
+  if (identity) components.push(...identity.components);
   return components;
 }

@@ -25,7 +25,7 @@ export interface EncryptionComponent extends Component {
 
 /** World nodes as the manager's node list. */
 export function worldNodeList(nodes: WorldNode[] | undefined): NodeInfo[] {
-  return (nodes ?? []).map((n) => nodeFromAnnotations({ name: n.name, address: n.internalIP, podCIDRs: n.podCIDRs, annotations: n.annotations }));
+  return (nodes ?? []).map((n) => nodeFromAnnotations({ name: n.name, address: n.address, podCIDRs: n.podCIDRs, annotations: n.annotations }));
 }
 
 /**

@@ -166,6 +166,23 @@ export const configSchema = {
         proxyResponseMaxDelay: { ...duration, default: '100ms', description: 'longest an answer waits for learned IPs to reach policy' },
       },
     },
+    identity: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: 'boolean', default: false, description: 'SVIDs from SPIFFE/SPIRE and mTLS tunnels to pods on other nodes (docs/identity.md)' },
+        trustDomain: { type: 'string', pattern: '^[a-z0-9._-]{1,255}$', default: 'cluster.local' },
+        workloadApiSocket: { type: 'string', minLength: 1, default: 'unix:///run/spire/sockets/agent.sock', description: 'SPIFFE Workload API (overridden by SPIFFE_ENDPOINT_SOCKET)' },
+        delegatedIdentitySocket: { type: 'string', minLength: 1, default: 'unix:///run/spire/sockets/admin.sock', description: "SPIRE Delegated Identity API (the pods' SVIDs)" },
+        tunnel: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: { listen: { ...hostPort, default: '0.0.0.0:15008' } },
+        },
+      },
+    },
   },
 } as const;
 
@@ -232,5 +249,12 @@ export interface Config {
     idleConnectionGracePeriod: number;
     /** milliseconds */
     proxyResponseMaxDelay: number;
+  };
+  identity: {
+    enabled: boolean;
+    trustDomain: string;
+    workloadApiSocket: string;
+    delegatedIdentitySocket: string;
+    tunnel: { listen: string };
   };
 }

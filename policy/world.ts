@@ -36,14 +36,21 @@ export interface World {
   entities: Record<EntityName, string[]>;
   /** Unknown fields that were ignored (printed as warnings by the CLI). */
   warnings: string[];
-  /** The cluster's nodes (`nodes:`), shaped like Kubernetes Node objects: the node list of the WireGuard manager. */
-  nodes?: WorldNode[];
+  /** The cluster's nodes (`nodes:`): node IP, labels, tunnel listener, pod CIDRs, annotations. */
+  nodes: WorldNode[];
 }
 
-/** One node of world.yaml: name, InternalIP, pod CIDRs and annotations (e.g. `network.cilium.io/wg-pub-key`). */
+/**
+ * One node of world.yaml, shaped like a Kubernetes Node: its IP (`address`: fromNodes/toNodes,
+ * remote-node, the WireGuard endpoint), labels, where its mTLS tunnel listener is reached, pod
+ * CIDRs routed through WireGuard, and annotations (e.g. `network.cilium.io/wg-pub-key`).
+ */
 export interface WorldNode {
   name: string;
-  internalIP: string;
+  labels: Record<string, string>;
+  address: string;
+  /** `host:port` of its tunnel listener (default `<address>:15008`). */
+  tunnel: string;
   podCIDRs: string[];
   annotations: Record<string, string>;
 }
@@ -53,7 +60,7 @@ export interface WorldInput {
   endpoints?: { name: string; namespace?: string; labels?: Record<string, string>; ips?: string[]; serviceAccount?: string; node?: string }[];
   fqdns?: Record<string, string[]>;
   entities?: Partial<Record<EntityName, string[]>>;
-  nodes?: { name: string; internalIP: string; podCIDRs?: string[]; annotations?: Record<string, string> }[];
+  nodes?: { name: string; labels?: Record<string, string>; address: string; tunnel?: string; podCIDRs?: string[]; annotations?: Record<string, string> }[];
 }
 
 export function loadWorld(path: string): World {
@@ -168,14 +175,15 @@ function buildWorld(ctx: DocContext, raw: unknown): World | null {
 }
 
 function worldNodes(ctx: DocContext, raw: unknown): WorldNode[] {
-  const nodes: WorldNode[] = [];
-  const names = new Set<string>();
+  const out: WorldNode[] = [];
   (ctx.list(raw, ['nodes']) ?? []).forEach((n, i) => {
     const p = ['nodes', i];
-    const m = ctx.map(n, p, ['name', 'internalIP', 'podCIDRs', 'annotations']);
+    const m = ctx.map(n, p, ['name', 'labels', 'address', 'tunnel', 'podCIDRs', 'annotations']);
     if (!m) return;
     const name = ctx.str(m.name, [...p, 'name']);
-    const ip = ctx.str(m.internalIP, [...p, 'internalIP']);
+    const labels = ctx.strMap(m.labels, [...p, 'labels'], true);
+    const address = ctx.str(m.address, [...p, 'address']);
+    const tunnel = m.tunnel === undefined ? undefined : ctx.str(m.tunnel, [...p, 'tunnel']);
     const annotations = m.annotations === undefined ? {} : ctx.strMap(m.annotations, [...p, 'annotations'], true);
     const podCIDRs: string[] = [];
     (ctx.list(m.podCIDRs ?? [], [...p, 'podCIDRs']) ?? []).forEach((c, j) => {
@@ -184,13 +192,13 @@ function worldNodes(ctx: DocContext, raw: unknown): WorldNode[] {
       if (!parseCidr(s)) ctx.error([...p, 'podCIDRs', j], `invalid CIDR ${JSON.stringify(s)}`);
       else podCIDRs.push(s);
     });
-    if (name === null || ip === null || annotations === null) return;
-    if (!parseIp(ip)) return void ctx.error([...p, 'internalIP'], `invalid IP address ${JSON.stringify(ip)}`);
-    if (names.has(name)) return void ctx.error([...p, 'name'], `duplicate node ${JSON.stringify(name)}`);
-    names.add(name);
-    nodes.push({ name, internalIP: ip, podCIDRs, annotations });
+    if (name === null || labels === null || address === null || tunnel === null || annotations === null) return;
+    if (!parseIp(address)) return ctx.error([...p, 'address'], `invalid IP address ${JSON.stringify(address)}`);
+    if (tunnel !== undefined && !/^[^\s:]+:[0-9]{1,5}$/.test(tunnel)) return ctx.error([...p, 'tunnel'], `expected host:port, got ${JSON.stringify(tunnel)}`);
+    if (out.some((o) => o.name === name)) return ctx.error([...p, 'name'], `duplicate node ${JSON.stringify(name)}`);
+    out.push({ name, labels, address, tunnel: tunnel ?? `${address}:15008`, podCIDRs, annotations });
   });
-  return nodes;
+  return out;
 }
 
 /** `world` with `learned` names (normalized name -> IPs) added to its fqdns (a new object; `world` is untouched). */

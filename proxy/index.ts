@@ -53,11 +53,11 @@ export interface RunningListener {
   address: HostPort;
   stats: HttpListenerStats | KafkaListenerStats;
   /**
-   * HTTP listeners only: serves HTTP/1.1 on a connection that arrives already attributed (e.g. a
-   * decrypted mTLS stream), judged exactly like an accepted socket whose RedirectSource returned
-   * `target`.
+   * Serves a connection that arrives already attributed (a decrypted mTLS tunnel stream), judged
+   * exactly like an accepted socket whose RedirectSource returned `target`. Kafka listeners do not
+   * serve tunnelled streams: they close them (fail closed).
    */
-  acceptStream?: (stream: Duplex, target: RedirectTarget) => void;
+  acceptStream: (stream: Duplex, target: RedirectTarget) => void;
 }
 
 export interface RunningProxy {
@@ -118,7 +118,7 @@ export async function startProxy(args: StartProxyArgs): Promise<RunningProxy> {
   return {
     listeners: started.map((l) =>
       l instanceof KafkaListener
-        ? { protocol: 'kafka' as const, address: l.address, stats: l.stats }
+        ? { protocol: 'kafka' as const, address: l.address, stats: l.stats, acceptStream: (stream: Duplex) => stream.destroy() }
         : { protocol: 'http' as const, address: l.address, stats: l.stats, acceptStream: (stream: Duplex, target: RedirectTarget) => l.acceptStream(stream, target) },
     ),
     close,

@@ -13,6 +13,7 @@ import { registerStatus } from './status.js';
 import { registerVersion, VERSION } from './version.js';
 import { registerDemo } from './demo.js';
 import { registerFqdn } from './fqdn.js';
+import { registerIdentity } from './identity.js';
 
 export function buildProgram(io: CliIO): Command {
   const program = new Command('tendril')
@@ -37,6 +38,7 @@ export function buildProgram(io: CliIO): Command {
   registerVersion(program, io);
   registerDemo(program, io);
   registerFqdn(program, io);
+  registerIdentity(program, io);
   program.addHelpText(
     'after',
     '\nExamples:\n' +

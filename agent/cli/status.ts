@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { request } from 'undici';
 import { CliExit, EXIT, type CliIO } from './context.js';
+import { identityRows } from './identity-status.js';
 
 export function registerStatus(program: Command, io: CliIO): void {
   program
@@ -40,6 +41,7 @@ export function renderStatus(s: Record<string, unknown>): string {
     ['Hubble', hubble.enabled ? `Ok   Observer at ${hubble.listenAddress}` : 'Disabled'],
     ['Hubble metrics', hubble.metrics?.enabled?.length ? `${hubble.metrics.listenAddress}  ${hubble.metrics.enabled.join(', ')}` : 'Disabled'],
     ['Encryption', enc.enabled ? `${enc.type}` : 'Disabled'],
+    ...identityRows(s.components as Record<string, unknown> | undefined),
   ];
   const wg = ((s.components ?? {}) as Record<string, unknown>).encryption as WireGuardView | undefined;
   if (wg) rows.splice(rows.findIndex((r) => r[0] === 'Encryption'), 1, ...wireguardRows(wg));

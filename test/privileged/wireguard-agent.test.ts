@@ -48,8 +48,8 @@ test('the agent runs WireGuard from encryption.enabled and reports the device in
   writeFileSync(
     world,
     `${readFileSync(EXAMPLE_WORLD, 'utf8')}\nnodes:\n` +
-      nodes.map((n) => `  - name: ${n.name}\n    internalIP: ${n.address}\n    podCIDRs: [${n.podCIDRs[0]}]\n    annotations: {${WG_PUBKEY_ANNOTATION}: "${n.publicKey}"}\n`).join('') +
-      `  - name: node9\n    internalIP: 172.31.9.2\n    podCIDRs: [10.200.9.0/24]\n`,
+      nodes.map((n) => `  - name: ${n.name}\n    address: ${n.address}\n    podCIDRs: [${n.podCIDRs[0]}]\n    annotations: {${WG_PUBKEY_ANNOTATION}: "${n.publicKey}"}\n`).join('') +
+      `  - name: node9\n    address: 172.31.9.2\n    podCIDRs: [10.200.9.0/24]\n`,
   );
   const sets = [
     'nodeName=node1',

@@ -63,13 +63,13 @@ test('acceptStream: an attributed Duplex is served and judged per request like a
   const before = listener.stats.connections;
   const checkout = target('10.0.0.20', 'checkout/checkout-service-0');
   const a = await exchange(
-    (s) => listener.acceptStream!(s, checkout),
+    (s) => listener.acceptStream(s, checkout),
     `GET /api/v1/payments/1 HTTP/1.1\r\n${H}\r\nDELETE /api/v1/payments/1 HTTP/1.1\r\n${H}\r\nGET /api/v1/payments/2 HTTP/1.1\r\n${H}\r\n`,
     (text) => /payments\/2 \(0 bytes\)\n$/.test(text),
   );
   assert.deepEqual(statusCodes(a), [200, 403, 200]);
   assert.match(a, /upstream saw GET \/api\/v1\/payments\/2/);
-  const rogue = await exchange((s) => listener.acceptStream!(s, target('10.0.0.66', 'payments/rogue-0')), `GET /api/v1/payments/1 HTTP/1.1\r\n${H}\r\n`, (text) => text.endsWith('Access denied\r\n'));
+  const rogue = await exchange((s) => listener.acceptStream(s, target('10.0.0.66', 'payments/rogue-0')), `GET /api/v1/payments/1 HTTP/1.1\r\n${H}\r\n`, (text) => text.endsWith('Access denied\r\n'));
   assert.deepEqual(statusCodes(rogue), [403]);
   assert.equal(listener.stats.connections, before + 2);
   assert.deepEqual(h.upstream.requests.map((r) => r.url), ['/api/v1/payments/1', '/api/v1/payments/2']);

@@ -9,7 +9,7 @@ const key = PrivateKey.generate().publicKey;
 
 test('nodes become the node list, with the key from the Cilium annotation', () => {
   const w = parseWorld(
-    `nodes:\n  - name: a\n    internalIP: 192.0.2.1\n    podCIDRs: [10.200.1.0/24]\n    annotations: {${WG_PUBKEY_ANNOTATION}: "${key}"}\n  - name: b\n    internalIP: 192.0.2.2\n`,
+    `nodes:\n  - name: a\n    address: 192.0.2.1\n    podCIDRs: [10.200.1.0/24]\n    annotations: {${WG_PUBKEY_ANNOTATION}: "${key}"}\n  - name: b\n    address: 192.0.2.2\n`,
     'w.yaml',
   );
   assert.deepEqual(worldNodeList(w.nodes), [
@@ -20,11 +20,11 @@ test('nodes become the node list, with the key from the Cilium annotation', () =
 });
 
 const bad: Array<[string, string, RegExp]> = [
-  ['bad IP', 'nodes:\n  - name: a\n    internalIP: 192.0.2.300\n', /nodes\[0\]\.internalIP.*invalid IP address/s],
-  ['bad CIDR', 'nodes:\n  - name: a\n    internalIP: 192.0.2.1\n    podCIDRs: [10.200.1.0/99]\n', /nodes\[0\]\.podCIDRs\[0\].*invalid CIDR/s],
-  ['duplicate', 'nodes:\n  - name: a\n    internalIP: 192.0.2.1\n  - name: a\n    internalIP: 192.0.2.2\n', /nodes\[1\]\.name.*duplicate node/s],
-  ['unknown field', 'nodes:\n  - name: a\n    internalIP: 192.0.2.1\n    wgKey: x\n', /wgKey/],
-  ['no address', 'nodes:\n  - name: a\n', /nodes\[0\]\.internalIP/],
+  ['bad IP', 'nodes:\n  - name: a\n    address: 192.0.2.300\n', /nodes\[0\]\.address.*invalid IP address/s],
+  ['bad CIDR', 'nodes:\n  - name: a\n    address: 192.0.2.1\n    podCIDRs: [10.200.1.0/99]\n', /nodes\[0\]\.podCIDRs\[0\].*invalid CIDR/s],
+  ['duplicate', 'nodes:\n  - name: a\n    address: 192.0.2.1\n  - name: a\n    address: 192.0.2.2\n', /nodes\[1\]\.name.*duplicate node/s],
+  ['unknown field', 'nodes:\n  - name: a\n    address: 192.0.2.1\n    wgKey: x\n', /wgKey/],
+  ['no address', 'nodes:\n  - name: a\n', /nodes\[0\]\.address/],
 ];
 for (const [name, text, re] of bad) {
   test(`a node with ${name} is reported naming file and field (unknown fields: a warning, like the rest of world.yaml)`, () => {

@@ -1,0 +1,148 @@
+/**
+ * Test PKIs for SVID verification: EC P-256 chains made by the openssl CLI (SPIRE's default
+ * key type) and RSA chains made by node-forge. Files live in a temporary directory.
+ */
+import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import forge from 'node-forge';
+
+export interface Issued {
+  name: string;
+  certPem: string;
+  certDer: Buffer;
+  /** PKCS#8 PEM / DER. */
+  keyPem: string;
+  keyDer: Buffer;
+  cert: X509Certificate;
+}
+
+export interface OpensslCertOptions {
+  /** Extension lines for the [v3] section (basicConstraints=..., keyUsage=..., subjectAltName=...). */
+  ext: string[];
+  days?: number;
+  /** Add authorityKeyIdentifier (default true; false lets a same-name impostor issuer reach the signature check). */
+  aki?: boolean;
+  /** Sign with this key instead of the issuer's (an impostor with the issuer's name). */
+}
+
+let serial = 1000;
+
+export class OpensslPki {
+  readonly dir = mkdtempSync(join(tmpdir(), 'tendril-pki-'));
+
+  private run(args: string[]): void {
+    execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  }
+
+  /** Issues a certificate with a fresh EC P-256 key; issuer undefined = self-signed. */
+  issue(name: string, subject: string, issuer: Issued | undefined, o: OpensslCertOptions): Issued {
+    const key = join(this.dir, `${name}.key.pem`);
+    const csr = join(this.dir, `${name}.csr`);
+    const crt = join(this.dir, `${name}.crt.pem`);
+    const ext = join(this.dir, `${name}.ext`);
+    this.run(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key]);
+    this.run(['req', '-new', '-key', key, '-subj', subject, '-out', csr]);
+    const lines = ['[v3]', ...o.ext, 'subjectKeyIdentifier=hash'];
+    if (o.aki !== false) lines.push('authorityKeyIdentifier=keyid:always');
+    writeFileSync(ext, `${lines.join('\n')}\n`);
+    const days = String(o.days ?? 30);
+    const common = ['-in', csr, '-out', crt, '-days', days, '-sha256', '-extfile', ext, '-extensions', 'v3', '-set_serial', String(serial++)];
+    if (!issuer) this.run(['x509', '-req', ...common, '-signkey', key]);
+    else {
+      this.run(['x509', '-req', ...common, '-CA', join(this.dir, `${issuer.name}.crt.pem`), '-CAkey', join(this.dir, `${issuer.name}.key.pem`)]);
+    }
+    const certPem = readFileSync(crt, 'utf8');
+    const keyPem = readFileSync(key, 'utf8');
+    const cert = new X509Certificate(certPem);
+    const keyDer = execFileSync('openssl', ['pkcs8', '-topk8', '-nocrypt', '-in', key, '-outform', 'DER']);
+    return { name, certPem, certDer: cert.raw, keyPem, keyDer, cert };
+  }
+
+  root(name: string, td: string, extra: string[] = [], days = 3650): Issued {
+    return this.issue(name, `/O=${name}`, undefined, {
+      ext: ['basicConstraints=critical,CA:TRUE', 'keyUsage=critical,keyCertSign,cRLSign', `subjectAltName=URI:spiffe://${td}`, ...extra],
+      days,
+    });
+  }
+
+  intermediate(name: string, issuer: Issued, td: string, extra: string[] = [], days = 365): Issued {
+    const hasBc = extra.some((l) => l.startsWith('basicConstraints'));
+    const hasKu = extra.some((l) => l.startsWith('keyUsage'));
+    return this.issue(name, `/O=${name}`, issuer, {
+      ext: [
+        ...(hasBc ? [] : ['basicConstraints=critical,CA:TRUE']),
+        ...(hasKu ? [] : ['keyUsage=critical,keyCertSign,cRLSign']),
+        ...(extra.some((l) => l.startsWith('subjectAltName')) ? [] : [`subjectAltName=URI:spiffe://${td}`]),
+        ...extra,
+      ],
+      days,
+    });
+  }
+
+  /** A SPIRE-shaped leaf; `override` replaces lines by their key (basicConstraints, keyUsage, ...), value null drops it. */
+  leaf(name: string, issuer: Issued, san: string | null, override: Record<string, string | null> = {}, o: Partial<OpensslCertOptions> = {}): Issued {
+    const base: Record<string, string | null> = {
+      basicConstraints: 'critical,CA:FALSE',
+      keyUsage: 'critical,digitalSignature,keyEncipherment,keyAgreement',
+      extendedKeyUsage: 'serverAuth,clientAuth',
+      subjectAltName: san,
+      ...override,
+    };
+    const ext = Object.entries(base)
+      .filter(([, v]) => v !== null)
+      .map(([k, v]) => `${k}=${v}`);
+    return this.issue(name, '/C=US/O=SPIRE', issuer, { ...o, ext, days: o.days ?? 30 });
+  }
+
+  write(name: string, data: string | Buffer): string {
+    const p = join(this.dir, name);
+    writeFileSync(p, data);
+    return p;
+  }
+
+  cleanup(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export interface ForgeCertOptions {
+  ca?: boolean;
+  uris?: string[];
+  keyUsage?: Record<string, boolean> & { critical?: boolean };
+  eku?: boolean;
+  days?: number;
+  /** Lifetime in seconds (overrides days). */
+  seconds?: number;
+}
+
+/** RSA certificates built with node-forge (keys generated by node:crypto for speed). */
+export function forgeIssue(name: string, issuer: Issued | undefined, o: ForgeCertOptions): Issued {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const keyPem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+  const keyDer = privateKey.export({ format: 'der', type: 'pkcs8' });
+  const fkey = forge.pki.privateKeyFromPem(keyPem);
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.setRsaPublicKey(fkey.n, fkey.e);
+  cert.serialNumber = (serial++).toString(16).padStart(4, '0');
+  const now = Date.now();
+  cert.validity.notBefore = new Date(now - 10_000);
+  cert.validity.notAfter = new Date(now + (o.seconds !== undefined ? o.seconds * 1000 : (o.days ?? 30) * 86_400_000));
+  const subject = [{ name: 'organizationName', value: name }];
+  cert.setSubject(subject);
+  const issuerCert = issuer ? forge.pki.certificateFromPem(issuer.certPem) : undefined;
+  cert.setIssuer(issuerCert ? issuerCert.subject.attributes : subject);
+  const exts: object[] = [{ name: 'basicConstraints', cA: Boolean(o.ca), critical: true }];
+  if (o.keyUsage) exts.push({ name: 'keyUsage', ...o.keyUsage });
+  if (o.eku) exts.push({ name: 'extKeyUsage', serverAuth: true, clientAuth: true });
+  if (o.uris && o.uris.length > 0) exts.push({ name: 'subjectAltName', altNames: o.uris.map((value) => ({ type: 6, value })) });
+  exts.push({ name: 'subjectKeyIdentifier' });
+  cert.setExtensions(exts);
+  const signKey = issuer ? forge.pki.privateKeyFromPem(issuer.keyPem) : fkey;
+  cert.sign(signKey, forge.md.sha256.create());
+  const certPem = forge.pki.certificateToPem(cert);
+  const x = new X509Certificate(certPem);
+  return { name, certPem, certDer: x.raw, keyPem, keyDer, cert: x };
+}
