@@ -25,6 +25,11 @@ export function buildComponents(ctx: { config: Config; log: Logger; policy: Load
   const proxyOptions = proxyOptionsFromConfig(config.proxy, durationMs);
   let proxy: RunningProxy | null = null;
   const datapath = datapathComponent({ config, log, policy, flows: sinkRef.sink });
+  // Flow descriptions follow the live world (policy-source.ts swaps it on every change).
+  let describe = describeFromWorld(policy.world, endpointIdentityNumbers(policy.world));
+  policy.onChange((world) => {
+    describe = describeFromWorld(world, endpointIdentityNumbers(world));
+  });
 
   const components: Component[] = [
     {
@@ -44,7 +49,7 @@ export function buildComponents(ctx: { config: Config; log: Logger; policy: Load
           log,
           flows: sinkRef.sink,
           limits: proxyOptions,
-          describe: describeFromWorld(policy.world, endpointIdentityNumbers(policy.world)),
+          describe: (endpoint, ip) => describe(endpoint, ip),
           nodeName: config.nodeName,
         });
       },

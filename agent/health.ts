@@ -1,7 +1,8 @@
 /**
  * Health and readiness endpoint on loopback: `GET /healthz` (process alive) and `GET /readyz`
  * (every component started; 503 with the ones that are not). `GET /status` returns the agent's
- * status document as JSON (what `tendril status` prints).
+ * status document as JSON (what `tendril status` prints); `GET /metrics` the agent's own metrics
+ * (policy changes applied and rejected) in Prometheus text format.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,6 +12,8 @@ import { parseHostPort, TendrilError } from '../core/index.js';
 export interface StatusSource {
   ready(): { ready: boolean; pending: string[] };
   status(): Record<string, unknown>;
+  /** Prometheus text exposition of the agent's own metrics (optional). */
+  metrics?(): string;
 }
 
 export class HealthServer {
@@ -53,7 +56,12 @@ export class HealthServer {
       return send(r.ready ? 200 : 503, r);
     }
     if (path === '/status') return send(200, this.source.status());
-    send(404, { error: 'not found', paths: ['/healthz', '/readyz', '/status'] });
+    if (path === '/metrics' && this.source.metrics) {
+      const text = this.source.metrics();
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(text) });
+      return void res.end(text);
+    }
+    send(404, { error: 'not found', paths: ['/healthz', '/readyz', '/status', '/metrics'] });
   }
 
   async stop(): Promise<void> {

@@ -28,7 +28,7 @@ export { FIRST_ENDPOINT_IDENTITY } from '../policy/index.js';
 export interface DatapathComponentArgs {
   config: Config;
   log: Logger;
-  policy: { engine: PolicyEngine; world: World };
+  policy: { engine: PolicyEngine; world: World; onChange?(fn: (world: World) => void): void };
   flows: FlowSink;
 }
 
@@ -98,8 +98,30 @@ export function datapathComponent(args: DatapathComponentArgs): DatapathComponen
       try {
         dp.onDrop((flow) => args.flows.emit(flow));
         const ids = endpointIdentities(args.policy.world);
-        for (const { identity, ips } of ids.values()) for (const ip of ips) dp.policy.setIdentity(ip, identity);
+        let known = new Set<string>();
+        for (const { identity, ips } of ids.values()) for (const ip of ips) {
+          dp.policy.setIdentity(ip, identity);
+          known.add(ip);
+        }
         dp.policy.setRedirects(standaloneRedirects(args.config, ids));
+        // Identities (and the redirects naming them) follow a changed world; a redirect whose
+        // destination left the world keeps the last table and is logged (the change was applied).
+        args.policy.onChange?.((world) => {
+          if (!dp) return;
+          const next = endpointIdentities(world);
+          const now = new Set<string>();
+          for (const { identity, ips } of next.values()) for (const ip of ips) {
+            if (dp.policy.identityOf(ip) !== identity) dp.policy.setIdentity(ip, identity);
+            now.add(ip);
+          }
+          for (const ip of known) if (!now.has(ip)) dp.policy.removeIdentity(ip);
+          known = now;
+          try {
+            dp.policy.setRedirects(standaloneRedirects(args.config, next));
+          } catch (err) {
+            log.error({ err }, 'redirect table not updated after a world change');
+          }
+        });
       } catch (err) {
         dp.close();
         dp = null;

@@ -91,4 +91,9 @@ export interface PolicyEngine {
   connection(q: ConnectionQuery): ConnectionPolicy;
   /** Resolve a source IP to the endpoint it belongs to (`ns/pod`), or null for non-endpoints. */
   endpointByIp(ip: string): string | null;
+  /**
+   * Present on engines whose snapshot can be swapped (SwappableEngine): changes on every swap, so
+   * per-connection state taken from an older snapshot is re-derived before the next request.
+   */
+  readonly version?: number;
 }

@@ -15,3 +15,4 @@ export type { PolicySet, Rule, PolicyWarning } from './model.js';
 export { lintPolicies, type LintFinding } from './lint.js';
 export { describeEndpoint, type EndpointView } from './describe.js';
 export { endpointIdentityNumbers, RESERVED_IDENTITY, FIRST_ENDPOINT_IDENTITY } from './numeric-identity.js';
+export { SwappableEngine } from './live-engine.js';

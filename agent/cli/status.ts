@@ -41,6 +41,10 @@ export function renderStatus(s: Record<string, unknown>): string {
     ['Hubble metrics', hubble.metrics?.enabled?.length ? `${hubble.metrics.listenAddress}  ${hubble.metrics.enabled.join(', ')}` : 'Disabled'],
     ['Encryption', enc.enabled ? `${enc.type}` : 'Disabled'],
   ];
+  const changes = policy.changes as { revision?: number; success?: number; failure?: number; lastError?: string | null } | undefined;
+  if (changes) {
+    rows.push(['Policy changes', `revision ${changes.revision}, ${changes.success} applied, ${changes.failure} rejected${changes.lastError ? `; REJECTED (running set kept): ${changes.lastError}` : ''}`]);
+  }
   for (const [name, st] of Object.entries((s.components ?? {}) as Record<string, unknown>)) {
     rows.push([`  ${name}`, JSON.stringify(st)]);
   }

@@ -15,7 +15,7 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { FlowSink } from '../../observe/index.js';
-import type { ConnectionPolicy, HttpRequestFacts, PolicyEngine, Verdict } from '../../policy/api.js';
+import type { ConnectionPolicy, ConnectionQuery, HttpRequestFacts, PolicyEngine, Verdict } from '../../policy/api.js';
 import { TendrilError } from '../../core/index.js';
 import { sendProxyResponse, writeRawResponse } from '../deny.js';
 import { connContext, emitHttpFlow, malformedRecord, requestRecord, responseRecord, type DescribeEndpoint, type FlowConnContext, type FlowRequest } from '../flows.js';
@@ -51,6 +51,9 @@ export interface HttpListenerStats {
 interface ConnState {
   target: RedirectTarget;
   policy: ConnectionPolicy;
+  /** `engine.version` when `policy` was taken; a swapped engine re-derives it before the next request. */
+  version: number | undefined;
+  query: ConnectionQuery;
   flowCtx: FlowConnContext;
   poolKey: string;
   /** A parse error was answered; ignore further parser noise on this socket. */
@@ -159,8 +162,10 @@ export class HttpListener {
     // Transparent mode may redirect egress to a non-endpoint (e.g. an FQDN peer): judge it by IP.
     const to = target.destination.endpoint ? { endpoint: target.destination.endpoint } : { ip: target.destination.ip };
     let policy: ConnectionPolicy;
+    const query: ConnectionQuery = { from, to, port: target.destination.port, protocol: 'TCP' };
+    const version = this.deps.engine.version;
     try {
-      policy = this.deps.engine.connection({ from, to, port: target.destination.port, protocol: 'TCP' });
+      policy = this.deps.engine.connection(query);
     } catch (err) {
       this.log.error({ err }, 'BUG: policy engine threw for a connection; closing it');
       socket.destroy();
@@ -169,6 +174,8 @@ export class HttpListener {
     return {
       target,
       policy,
+      version,
+      query,
       flowCtx: connContext(target, this.deps.describe, this.deps.nodeName, this.port),
       poolKey: target.source.endpoint ?? 'world',
       failed: false,
@@ -182,6 +189,16 @@ export class HttpListener {
    * an engine bug (a throw) denies the request instead of forwarding it unjudged.
    */
   private judge(st: ConnState, facts: HttpRequestFacts): Verdict {
+    try {
+      const version = this.deps.engine.version;
+      if (version !== st.version) {
+        st.policy = this.deps.engine.connection(st.query);
+        st.version = version;
+      }
+    } catch (err) {
+      this.log.error({ err }, 'BUG: policy engine threw for a connection; denying the request');
+      return { allowed: false, authRequired: false, l7: 'http', reason: 'policy engine error (request denied)' };
+    }
     if (!st.policy.verdict.allowed) return st.policy.verdict;
     try {
       return st.policy.judgeHttp(facts);
