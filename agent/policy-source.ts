@@ -11,7 +11,7 @@
  * is re-read (unchanged files keep their parsed rules, so the engine recomputes only what the
  * changed documents select) and applied through `PolicyState.apply()`.
  */
-import { readdirSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { readdirSync, readFileSync, statSync, watch, type Dirent, type FSWatcher } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
@@ -162,13 +162,26 @@ export class StandaloneSource {
     private readonly log: Logger,
   ) {}
 
-  /** Reads everything; throws (file, document, field) on invalid input. */
-  read(): { policies: PolicySet; world: World } {
+  /** Files named by watch events since the last reload; `dirtyAll` when an event named no file. */
+  private dirty = new Set<string>();
+  private dirtyAll = false;
+
+  /**
+   * Reads the sources; throws (file, document, field) on invalid input. With `only`, files
+   * already parsed and not in it are taken from the cache without reading them (the watch said
+   * they did not change); new files are always read.
+   */
+  read(only: ReadonlySet<string> | null = null): { policies: PolicySet; world: World } {
     const errors: TendrilError[] = [];
     const sets: PolicySet[] = [];
     const seen = new Set<string>();
     for (const file of listYamlFiles(this.paths.policies)) {
       seen.add(file);
+      const known = this.fileCache.get(file);
+      if (only && known && !only.has(resolve(file))) {
+        sets.push(known.set);
+        continue;
+      }
       let text: string;
       try {
         text = readFileSync(file, 'utf8');
@@ -194,7 +207,7 @@ export class StandaloneSource {
     for (const f of [...this.fileCache.keys()]) if (!seen.has(f)) this.fileCache.delete(f);
     let world: World | null = null;
     try {
-      world = this.readWorld();
+      world = only && this.worldCache && !only.has(resolve(this.paths.world)) ? this.worldCache.world : this.readWorld();
     } catch (err) {
       if (err instanceof AggregateInputError) errors.push(...err.errors);
       else if (err instanceof TendrilError) errors.push(err);
@@ -257,21 +270,13 @@ export class StandaloneSource {
     };
     const walk = (dir: string): void => {
       out.set(dir, null);
-      let names: string[] = [];
+      let entries: Dirent[] = [];
       try {
-        names = readdirSync(dir);
+        entries = readdirSync(dir, { withFileTypes: true });
       } catch {
         return;
       }
-      for (const n of names) {
-        if (n.startsWith('.')) continue;
-        const p = join(dir, n);
-        try {
-          if (statSync(p).isDirectory()) walk(p);
-        } catch {
-          // removed meanwhile
-        }
-      }
+      for (const e of entries) if (!e.name.startsWith('.') && e.isDirectory()) walk(join(dir, e.name));
     };
     for (const p of this.paths.policies) {
       const abs = resolve(p);
@@ -307,6 +312,8 @@ export class StandaloneSource {
       try {
         const w = watch(dir, { persistent: false }, (_ev, name) => {
           const f = this.filters.get(dir);
+          if (name === null) this.dirtyAll = true;
+          else this.dirty.add(join(dir, String(name)));
           if (f === null || f === undefined || name === null || f.has(String(name))) this.kick(state);
         });
         w.on('error', (err) => {
@@ -342,7 +349,10 @@ export class StandaloneSource {
         this.again = false;
         let next: { policies: PolicySet; world: World } | { error: unknown };
         try {
-          next = this.read();
+          const dirty = source === 'files' && !this.dirtyAll ? this.dirty : null;
+          this.dirty = new Set();
+          this.dirtyAll = false;
+          next = this.read(dirty);
         } catch (err) {
           next = { error: err };
         }
