@@ -43,7 +43,9 @@ export type PeerRef =
   | { endpoint: string } /** `<namespace>/<pod>` */
   | { ip: string }
   | { fqdn: string }
-  | { entity: string };
+  | { entity: string }
+  /** `<namespace>/<service>`: the backend chosen by the engine (cluster-state-selectors S10). */
+  | { service: string };
 
 export interface HttpRequestFacts {
   method: string;
