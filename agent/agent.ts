@@ -7,7 +7,7 @@
  * proxy listeners. Stop runs in reverse.
  */
 import type { Logger } from 'pino';
-import type { Config } from '../config/index.js';
+import { durationMs, type Config } from '../config/index.js';
 import { HealthServer } from './health.js';
 import { startStandalonePolicy, type LoadedPolicy, type PolicyState } from './policy-source.js';
 
@@ -27,6 +27,7 @@ export class Agent {
   private policy: PolicyState | null = null;
   /** Stops the policy source (file watches, API watches). */
   private stopSource: (() => void | Promise<void>) | null = null;
+  private k8sStatus: (() => Record<string, unknown>) | null = null;
   private readonly startedAt = new Date();
   private stopping: Promise<void> | null = null;
 
@@ -38,9 +39,18 @@ export class Agent {
 
   async start(): Promise<void> {
     const t0 = performance.now();
-    const { state, source } = startStandalonePolicy(this.config, this.log.child({ component: 'policy' }));
-    this.policy = state;
-    this.stopSource = () => source.close();
+    if (this.config.mode === 'kubernetes') {
+      const { KubernetesSource, kubeConfigFor } = await import('./kubernetes/source.js');
+      const plog = this.log.child({ component: 'kubernetes' });
+      const k8s = new KubernetesSource(kubeConfigFor(this.config), this.config, plog, { resyncMs: durationMs(this.config.kubernetes.resync) });
+      this.stopSource = () => k8s.stop();
+      this.k8sStatus = () => k8s.status();
+      this.policy = await k8s.start();
+    } else {
+      const { state, source } = startStandalonePolicy(this.config, this.log.child({ component: 'policy' }));
+      this.policy = state;
+      this.stopSource = () => source.close();
+    }
     const comps = this.components({ config: this.config, log: this.log, policy: this.policy });
     for (const c of comps) this.pending.add(c.name);
     this.health = new HealthServer(this.config.health.listenAddress, this, this.log.child({ component: 'health' }));
@@ -86,6 +96,7 @@ export class Agent {
       uptimeSeconds: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
       ready: this.ready().ready,
       policy: this.policy ? { ...this.policy.summary, changes: this.policy.stats } : null,
+      ...(this.k8sStatus ? { kubernetes: this.k8sStatus() } : {}),
       kubeProxyReplacement: this.config.kubeProxyReplacement,
       hubble: { enabled: this.config.hubble.enabled, listenAddress: this.config.hubble.listenAddress, metrics: this.config.hubble.metrics },
       encryption: this.config.encryption,

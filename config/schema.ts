@@ -122,6 +122,16 @@ export const configSchema = {
         type: { enum: ['wireguard'], default: 'wireguard' },
       },
     },
+    kubernetes: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        kubeconfig: { type: 'string', default: '', description: 'kubeconfig file for mode: kubernetes; empty = KUBECONFIG or in-cluster' },
+        serviceAccountDir: { type: 'string', default: '', description: 'in-cluster token and CA directory; empty = /var/run/secrets/kubernetes.io/serviceaccount' },
+        resync: { ...duration, default: '10m', description: 'relist every watched resource this often' },
+      },
+    },
   },
 } as const;
 
@@ -171,4 +181,6 @@ export interface Config {
     store: { enabled: boolean; path: string; retention: string };
   };
   encryption: { enabled: boolean; type: 'wireguard' };
+  /** mode: kubernetes: how to reach the API server (docs/kubernetes.md). */
+  kubernetes: { kubeconfig: string; serviceAccountDir: string; resync: string };
 }

@@ -22,6 +22,7 @@ import { PROTO } from '../native/index.js';
 import { Datapath } from './datapath.js';
 import type { RedirectEntry } from './policy-maps.js';
 import { datapathUnsupportedReason } from './support.js';
+import { serviceSpecsFromWorld } from './world-services.js';
 
 export { FIRST_ENDPOINT_IDENTITY } from '../policy/index.js';
 
@@ -104,6 +105,8 @@ export function datapathComponent(args: DatapathComponentArgs): DatapathComponen
           known.add(ip);
         }
         dp.policy.setRedirects(standaloneRedirects(args.config, ids));
+        // kubeProxyReplacement: ClusterIP services of the world drive the socket-LB maps.
+        if (args.config.kubeProxyReplacement) dp.services.sync(serviceSpecsFromWorld(args.policy.world));
         // Identities (and the redirects naming them) follow a changed world; a redirect whose
         // destination left the world keeps the last table and is logged (the change was applied).
         args.policy.onChange?.((world) => {
@@ -116,6 +119,7 @@ export function datapathComponent(args: DatapathComponentArgs): DatapathComponen
           }
           for (const ip of known) if (!now.has(ip)) dp.policy.removeIdentity(ip);
           known = now;
+          if (args.config.kubeProxyReplacement) dp.services.sync(serviceSpecsFromWorld(world));
           try {
             dp.policy.setRedirects(standaloneRedirects(args.config, next));
           } catch (err) {

@@ -14,3 +14,4 @@ export { dropEventToFlow, type DropFlowContext } from './drop-flow.js';
 export { TransparentRedirectSource, type EndpointLookup } from './transparent-source.js';
 export { datapathUnsupportedReason, cgroup2Root } from './support.js';
 export { datapathComponent, wantsDatapath, endpointIdentities, standaloneRedirects, FIRST_ENDPOINT_IDENTITY, type DatapathComponent, type DatapathComponentArgs } from './component.js';
+export { serviceSpecsFromWorld } from './world-services.js';

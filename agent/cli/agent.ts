@@ -38,9 +38,6 @@ export function registerAgent(program: Command, io: CliIO): void {
       const sets = [...opts.set];
       if (opts.logLevel) sets.push(`log.level=${opts.logLevel}`);
       const config = loadConfig({ file: opts.config ?? DEFAULT_CONFIG_FILE, env: process.env, sets });
-      if (config.mode === 'kubernetes') {
-        throw new CliExit(EXIT.USAGE, 'error: mode: kubernetes is not available in this build yet (the Kubernetes watch source is a later issue); use mode: standalone');
-      }
       // Loaded on use, so `tendril --help` and the other commands stay fast and independent.
       const [{ Agent }, { createLogger }, { buildComponents }] = await Promise.all([
         import('../agent.js'),
