@@ -9,6 +9,7 @@
 import type { Logger } from 'pino';
 import { durationMs, type Config } from '../config/index.js';
 import { HealthServer } from './health.js';
+import { endpointsView } from './endpoints-view.js';
 import { startStandalonePolicy, type LoadedPolicy, type PolicyState } from './policy-source.js';
 
 /** One started piece of the agent; `stop()` must be safe to call once after `start()`. */
@@ -62,6 +63,11 @@ export class Agent {
       this.pending.delete(c.name);
     }
     this.log.info({ mode: this.config.mode, components: comps.map((c) => c.name), startupMs: Math.round(performance.now() - t0) }, 'agent ready');
+  }
+
+  /** Every endpoint (id absent) or one endpoint with its resolved policy; null when unknown. */
+  endpoints(id?: string): unknown {
+    return this.policy ? endpointsView(this.policy, id) : null;
   }
 
   /** Agent metrics in Prometheus text format (GET /metrics on the health endpoint). */

@@ -14,6 +14,8 @@ export interface StatusSource {
   status(): Record<string, unknown>;
   /** Prometheus text exposition of the agent's own metrics (optional). */
   metrics?(): string;
+  /** The endpoints this agent knows and their resolved policy (GET /endpoints, /endpoints/<ns>/<pod>). */
+  endpoints?(id?: string): unknown;
 }
 
 export class HealthServer {
@@ -56,12 +58,17 @@ export class HealthServer {
       return send(r.ready ? 200 : 503, r);
     }
     if (path === '/status') return send(200, this.source.status());
+    if (path !== undefined && (path === '/endpoints' || path.startsWith('/endpoints/')) && this.source.endpoints) {
+      const id = path === '/endpoints' ? undefined : decodeURIComponent(path.slice('/endpoints/'.length));
+      const body = this.source.endpoints(id);
+      return body === null ? send(404, { error: `unknown endpoint ${id}` }) : send(200, body);
+    }
     if (path === '/metrics' && this.source.metrics) {
       const text = this.source.metrics();
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(text) });
       return void res.end(text);
     }
-    send(404, { error: 'not found', paths: ['/healthz', '/readyz', '/status', '/metrics'] });
+    send(404, { error: 'not found', paths: ['/healthz', '/readyz', '/status', '/metrics', '/endpoints'] });
   }
 
   async stop(): Promise<void> {

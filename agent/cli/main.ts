@@ -12,6 +12,7 @@ import { registerObserve } from './observe.js';
 import { registerStatus } from './status.js';
 import { registerVersion, VERSION } from './version.js';
 import { registerDemo } from './demo.js';
+import { registerEndpoint } from './endpoint.js';
 
 export function buildProgram(io: CliIO): Command {
   const program = new Command('tendril')
@@ -35,6 +36,7 @@ export function buildProgram(io: CliIO): Command {
   registerStatus(program, io);
   registerVersion(program, io);
   registerDemo(program, io);
+  registerEndpoint(program, io);
   program.addHelpText(
     'after',
     '\nExamples:\n' +

@@ -13,7 +13,8 @@ export function registerStatus(program: Command, io: CliIO): void {
     .option('--server <host:port>', "the agent's health endpoint", '127.0.0.1:9879')
     .option('-o, --output <format>', 'text | json', 'text')
     .option('--timeout <ms>', 'give up after this many milliseconds', '3000')
-    .action(async (opts: { server: string; output: string; timeout: string }) => {
+    .option('--verbose', 'also list the watched Kubernetes resources and every invalid policy')
+    .action(async (opts: { server: string; output: string; timeout: string; verbose?: boolean }) => {
       let body: Record<string, unknown>;
       try {
         const res = await request(`http://${opts.server}/status`, { headersTimeout: Number(opts.timeout), bodyTimeout: Number(opts.timeout) });
@@ -26,6 +27,7 @@ export function registerStatus(program: Command, io: CliIO): void {
         return;
       }
       io.stdout.write(renderStatus(body));
+      if (opts.verbose) io.stdout.write(renderVerbose(body));
     });
 }
 
@@ -50,4 +52,22 @@ export function renderStatus(s: Record<string, unknown>): string {
   }
   const w = Math.max(...rows.map((r) => r[0].length)) + 2;
   return rows.map(([k, v]) => `${`${k}:`.padEnd(w)}${v}`).join('\n') + '\n';
+}
+
+/** `--verbose`: the watched resources (kubernetes mode) and the invalid policies, one per line. */
+export function renderVerbose(s: Record<string, unknown>): string {
+  const out: string[] = [];
+  const policy = (s.policy ?? {}) as { changes?: { lastError?: string | null; lastErrorAt?: string | null; lastChange?: string | null } };
+  out.push(`Last policy change: ${policy.changes?.lastChange ?? 'none since start'}`);
+  if (policy.changes?.lastError) out.push(`Last rejected change (${policy.changes.lastErrorAt}): ${policy.changes.lastError}`);
+  const k8s = s.kubernetes as { server?: string; resources?: Record<string, unknown>[]; invalidPolicies?: Record<string, unknown>[] } | undefined;
+  if (k8s) {
+    out.push(`Kubernetes API: ${k8s.server}`);
+    out.push(`  ${'RESOURCE'.padEnd(32)}${'SYNCED'.padEnd(8)}${'OBJECTS'.padEnd(9)}${'RV'.padEnd(12)}${'LISTS'.padEnd(7)}${'WATCHES'.padEnd(9)}${'410'.padEnd(5)}LAST ERROR`);
+    for (const r of k8s.resources ?? []) {
+      out.push(`  ${String(r.kind).padEnd(32)}${String(r.synced).padEnd(8)}${String(r.objects).padEnd(9)}${String(r.resourceVersion).padEnd(12)}${String(r.lists).padEnd(7)}${String(r.watches).padEnd(9)}${String(r.relistsAfterGone).padEnd(5)}${r.lastError ?? '-'}`);
+    }
+    for (const p of k8s.invalidPolicies ?? []) out.push(`  invalid ${p.kind} ${p.namespace ? `${p.namespace}/` : ''}${p.name}: ${p.error}`);
+  }
+  return `${out.join('\n')}\n`;
 }

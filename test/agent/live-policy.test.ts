@@ -149,4 +149,27 @@ test('a policy change is enforced on an established keep-alive connection; an in
     await until('the world endpoint', async () => ((await status(health)).policy.endpoints === 3 ? true : undefined), agent.logs);
     assert.equal(await get('/a', ROGUE, fresh), 200, 'the new endpoint carries app=web');
   });
+
+  await t.test('tendril endpoint list|get and status --verbose read the live state', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { TENDRIL_BIN } = await import('../helpers/agent.js');
+    const cli = (...args: string[]) => spawnSync(process.execPath, [TENDRIL_BIN, ...args, '--server', health], { encoding: 'utf8' });
+    const list = cli('endpoint', 'list', '-o', 'json');
+    assert.equal(list.status, 0, list.stderr);
+    const rows = JSON.parse(list.stdout).endpoints as { endpoint: string; ingress: string }[];
+    assert.deepEqual(rows.map((r) => r.endpoint).sort(), ['shop/api-0', 'shop/rogue-0', 'shop/web-0']);
+    assert.equal(rows.find((r) => r.endpoint === 'shop/api-0')?.ingress, 'default deny');
+    const table = cli('endpoint', 'list');
+    assert.match(table.stdout, /ENDPOINT\s+IDENTITY/);
+    const get = cli('endpoint', 'get', 'shop/api-0');
+    assert.equal(get.status, 0, get.stderr);
+    assert.match(get.stdout, /shop\/api-l7/);
+    assert.match(get.stdout, /http \(1 rule\)/);
+    const missing = cli('endpoint', 'get', 'shop/nope');
+    assert.equal(missing.status, 2);
+    const verbose = cli('status', '--verbose');
+    assert.equal(verbose.status, 0, verbose.stderr);
+    assert.match(verbose.stdout, /Policy changes:\s+revision \d+, \d+ applied, 1 rejected/);
+    assert.match(verbose.stdout, /Last policy change: 20/);
+  });
 });
