@@ -27,6 +27,7 @@ const POLICY_KINDS = ['CiliumNetworkPolicy', 'CiliumClusterwideNetworkPolicy', '
 
 export class PolicyObjects {
   private readonly cache = new Map<string, { rv: string; set: PolicySet | null; result: PolicyObjectResult }>();
+  private last: { sets: PolicySet[]; merged: PolicySet } | null = null;
 
   /** Parses every policy object (cached by uid/resourceVersion); returns the valid set and every result. */
   build(objects: Iterable<KubeObject>): { policies: PolicySet; results: PolicyObjectResult[] } {
@@ -38,7 +39,8 @@ export class PolicyObjects {
       const ns = o.kind === 'CiliumClusterwideNetworkPolicy' ? null : (o.metadata?.namespace ?? 'default');
       const id = `${o.kind}/${ns ?? ''}/${o.metadata?.name ?? ''}`;
       seen.add(id);
-      const rv = `${o.metadata?.uid ?? ''}@${o.metadata?.resourceVersion ?? ''}`;
+      // The spec changes bump `generation` (a status write does not): reparse only then.
+      const rv = `${o.metadata?.uid ?? ''}@${o.metadata?.generation !== undefined ? `g${o.metadata.generation}` : (o.metadata?.resourceVersion ?? '')}`;
       let hit = this.cache.get(id);
       if (!hit || hit.rv !== rv) {
         hit = { rv, ...parseObject(o, id, ns) };
@@ -48,7 +50,9 @@ export class PolicyObjects {
       results.push(hit.result);
     }
     for (const k of [...this.cache.keys()]) if (!seen.has(k)) this.cache.delete(k);
-    return { policies: mergePolicySets(sets), results };
+    // Same parsed objects as last time -> the same PolicySet object (no engine swap).
+    if (!this.last || this.last.sets.length !== sets.length || this.last.sets.some((x, i) => x !== sets[i])) this.last = { sets, merged: mergePolicySets(sets) };
+    return { policies: this.last.merged, results };
   }
 }
 

@@ -99,6 +99,7 @@ export class KubernetesSource {
   /** Last status written per policy object, so unchanged verdicts are not rewritten. */
   private readonly written = new Map<string, string>();
   results: PolicyObjectResult[] = [];
+  private lastWorld: { text: string; world: World } | null = null;
 
   constructor(
     private readonly kc: KubeConfig,
@@ -121,7 +122,10 @@ export class KubernetesSource {
     const { policies, results } = this.objects.build(policyObjects);
     const kinds = ['Pod', 'Namespace', 'Service', 'EndpointSlice', 'Node'];
     const input = worldFromCluster(Object.fromEntries(kinds.map((k) => [k, this.store(k)])), this.config.nodeName);
-    const world = worldFromObject(input, 'kubernetes');
+    const text = JSON.stringify(input);
+    // Unchanged cluster state (e.g. only a status write) -> the same World object (no engine swap).
+    const world = this.lastWorld && this.lastWorld.text === text ? this.lastWorld.world : worldFromObject(input, 'kubernetes');
+    this.lastWorld = { text, world };
     return { policies, world, results };
   }
 

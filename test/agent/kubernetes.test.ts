@@ -173,3 +173,74 @@ test('kubernetes source: in-cluster service-account token and CA; a wrong token 
     assert.throws(() => kubeConfigFor(none, {}), /kubernetes\.kubeconfig/);
   });
 });
+
+test('tendril agent in mode kubernetes: ready after the initial sync, status shows the watches, a CNP change is enforced by its proxy', async (t) => {
+  const { spawnAgent, waitReady } = await import('../helpers/agent.js');
+  const { freePort, startHttpServer } = await import('../helpers/servers.js');
+  const { request } = await import('undici');
+  const http = await import('node:http');
+  const tls = makeTls(HOST);
+  t.after(() => tls.cleanup());
+  const api = new FakeApiServer(tls, TOKEN);
+  seed(api);
+  // The pods live on this machine's loopback so the agent's proxy can reach and attribute them.
+  api.upsert(POD, pod('web-0', '127.0.182.10', { app: 'web' }));
+  api.upsert(POD, pod('api-0', '127.0.182.20', { app: 'api' }, [{ name: 'http', containerPort: 8080 }]));
+  api.upsert(CNP, {
+    metadata: { name: 'api-http', namespace: 'shop' },
+    spec: { endpointSelector: { matchLabels: { app: 'api' } }, ingress: [{ fromEndpoints: [{ matchLabels: { app: 'web' } }], toPorts: [{ ports: [{ port: 'http', protocol: 'TCP' }], rules: { http: [{ method: 'GET', path: '/a' }] } }] }] },
+  });
+  await api.start(HOST);
+  t.after(() => api.stop());
+  const dir = mkdtempSync(join(tmpdir(), 'tendril-k8s-agent-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const kubeconfig = writeKubeconfig(dir, api.url, tls.caFile, TOKEN);
+  const upstream = await startHttpServer((req, res) => res.end(`ok ${req.url}`), '127.0.182.20', 0);
+  t.after(() => upstream.close());
+  const [healthPort, proxyPort] = await Promise.all([freePort(), freePort()]);
+  const health = `127.0.0.1:${healthPort}`;
+  const agent = spawnAgent(t, [
+    'mode=kubernetes',
+    `kubernetes.kubeconfig=${kubeconfig}`,
+    'nodeName=node-1',
+    `health.listenAddress=${health}`,
+    'hubble.enabled=false',
+    'hubble.store.enabled=false',
+    `hubble.listenAddress=127.0.0.1:${await freePort()}`,
+    `hubble.metrics.listenAddress=127.0.0.1:${await freePort()}`,
+    'datapath.enabled=false',
+    `standalone.redirects=[{listen: "127.0.0.1:${proxyPort}", destination: "shop/api-0:8080", upstream: "127.0.182.20:${upstream.port}"}]`,
+  ]);
+  await waitReady(agent, health);
+  const status = (await (await request(`http://${health}/status`)).body.json()) as Record<string, any>;
+  assert.equal(status.mode, 'kubernetes');
+  assert.equal(status.kubernetes.resources.length, 9);
+  assert.ok(status.kubernetes.resources.every((r: { synced: boolean }) => r.synced));
+  const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  t.after(() => keepAlive.destroy());
+  const get = (path: string): Promise<number> =>
+    new Promise((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: proxyPort, path, agent: keepAlive, localAddress: '127.0.182.10', headers: { host: 'api' } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      }).on('error', reject);
+    });
+  assert.equal(await get('/a'), 200);
+  assert.equal(await get('/b'), 403);
+  await until('the status write of api-http', () => api.patches.some((p) => p.path.endsWith('/api-http/status')));
+  await new Promise((r) => setTimeout(r, 300)); // the status MODIFIED event is applied (no new revision: same generation)
+  const before = ((await (await request(`http://${health}/status`)).body.json()) as Record<string, any>).policy.changes.revision as number;
+  api.upsert(CNP, {
+    metadata: { name: 'api-http', namespace: 'shop' },
+    spec: { endpointSelector: { matchLabels: { app: 'api' } }, ingress: [{ fromEndpoints: [{ matchLabels: { app: 'web' } }], toPorts: [{ ports: [{ port: 'http', protocol: 'TCP' }], rules: { http: [{ method: 'GET', path: '/b' }] } }] }] },
+  });
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const s = (await (await request(`http://${health}/status`)).body.json()) as Record<string, any>;
+    if (s.policy.changes.revision > before) break;
+    if (Date.now() > deadline) assert.fail(`no new revision\n${agent.logs()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(await get('/b'), 200, 'the CNP change judges the next request on the open connection');
+  assert.equal(await get('/a'), 403);
+});
