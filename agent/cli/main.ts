@@ -13,6 +13,7 @@ import { registerStatus } from './status.js';
 import { registerVersion, VERSION } from './version.js';
 import { registerDemo } from './demo.js';
 import { registerEndpoint } from './endpoint.js';
+import { registerConnectivity } from './connectivity.js';
 
 export function buildProgram(io: CliIO): Command {
   const program = new Command('tendril')
@@ -37,6 +38,7 @@ export function buildProgram(io: CliIO): Command {
   registerVersion(program, io);
   registerDemo(program, io);
   registerEndpoint(program, io);
+  registerConnectivity(program, io);
   program.addHelpText(
     'after',
     '\nExamples:\n' +
