@@ -9,7 +9,8 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { HealthServer } from './health.js';
-import { loadStandalonePolicy, type LoadedPolicy } from './policy-source.js';
+import { endpointsView } from './endpoints-view.js';
+import { startStandalonePolicy, type LoadedPolicy, type PolicyState } from './policy-source.js';
 
 /** One started piece of the agent; `stop()` must be safe to call once after `start()`. */
 export interface Component {
@@ -26,7 +27,10 @@ export class Agent {
   private readonly started: Component[] = [];
   private readonly pending = new Set<string>();
   private health: HealthServer | null = null;
-  private policy: LoadedPolicy | null = null;
+  private policy: PolicyState | null = null;
+  /** Stops the policy source (file watches, API watches). */
+  private stopSource: (() => void | Promise<void>) | null = null;
+  private k8sStatus: (() => Record<string, unknown>) | null = null;
   private readonly startedAt = new Date();
   private stopping: Promise<void> | null = null;
 
@@ -38,7 +42,18 @@ export class Agent {
 
   async start(): Promise<void> {
     const t0 = performance.now();
-    this.policy = await loadStandalonePolicy(this.config, this.log.child({ component: 'policy' }));
+    if (this.config.mode === 'kubernetes') {
+      const { KubernetesSource, kubeConfigFor } = await import('./kubernetes/source.js');
+      const plog = this.log.child({ component: 'kubernetes' });
+      const k8s = new KubernetesSource(kubeConfigFor(this.config), this.config, plog, { resyncMs: this.config.kubernetes.resync });
+      this.stopSource = () => k8s.stop();
+      this.k8sStatus = () => k8s.status();
+      this.policy = await k8s.start();
+    } else {
+      const { state, source } = startStandalonePolicy(this.config, this.log.child({ component: 'policy' }));
+      this.policy = state;
+      this.stopSource = () => source.close();
+    }
     const comps = this.components({ config: this.config, log: this.log, policy: this.policy });
     for (const c of comps) this.pending.add(c.name);
     this.health = new HealthServer(this.config.health.listenAddress, this, this.log.child({ component: 'health' }));
@@ -50,6 +65,30 @@ export class Agent {
       this.pending.delete(c.name);
     }
     this.log.info({ mode: this.config.mode, components: comps.map((c) => c.name), startupMs: Math.round(performance.now() - t0) }, 'agent ready');
+  }
+
+  /** Every endpoint (id absent) or one endpoint with its resolved policy; null when unknown. */
+  endpoints(id?: string): unknown {
+    return this.policy ? endpointsView(this.policy, id) : null;
+  }
+
+  /** Agent metrics in Prometheus text format (GET /metrics on the health endpoint). */
+  metrics(): string {
+    const s = this.policy?.stats;
+    if (!s) return '';
+    return [
+      '# HELP tendril_policy_change_total Policy changes applied (success) or rejected with the running set kept (failure).',
+      '# TYPE tendril_policy_change_total counter',
+      `tendril_policy_change_total{outcome="success"} ${s.success}`,
+      `tendril_policy_change_total{outcome="failure"} ${s.failure}`,
+      '# HELP tendril_policy_revision Revision of the policy set in force (1 = as loaded at start).',
+      '# TYPE tendril_policy_revision gauge',
+      `tendril_policy_revision ${s.revision}`,
+      '# HELP tendril_policy_change_rejected 1 while the newest change was rejected (the running set is older than the sources).',
+      '# TYPE tendril_policy_change_rejected gauge',
+      `tendril_policy_change_rejected ${s.lastError ? 1 : 0}`,
+      '',
+    ].join('\n');
   }
 
   ready(): { ready: boolean; pending: string[] } {
@@ -64,7 +103,8 @@ export class Agent {
       startedAt: this.startedAt.toISOString(),
       uptimeSeconds: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
       ready: this.ready().ready,
-      policy: this.policy?.summary ?? null,
+      policy: this.policy ? { ...this.policy.summary, changes: this.policy.stats } : null,
+      ...(this.k8sStatus ? { kubernetes: this.k8sStatus() } : {}),
       // Measured, not configured: socket LB replaces kube-proxy only while the datapath runs.
       kubeProxyReplacement: this.config.kubeProxyReplacement && this.running('datapath'),
       hubble: { enabled: this.config.hubble.enabled, listenAddress: this.config.hubble.listenAddress, metrics: this.config.hubble.metrics },
@@ -94,6 +134,7 @@ export class Agent {
   /** Stops components in reverse start order; idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      await this.stopSource?.();
       for (const c of [...this.started].reverse()) {
         try {
           await c.stop();

@@ -32,9 +32,13 @@ export function buildComponents(ctx: { config: Config; log: Logger; policy: Load
   const proxyOptions = proxyOptionsFromConfig(config.proxy);
   let proxy: RunningProxy | null = null;
   const datapath = datapathComponent({ config, log, policy, flows: sinkRef.sink });
-  const describe = describeFromWorld(policy.world, endpointIdentityNumbers(policy.world));
+  // Flow descriptions follow the live world (policy-source.ts swaps it on every change).
+  let describe = describeFromWorld(policy.world, endpointIdentityNumbers(policy.world));
+  policy.onChange((world) => {
+    describe = describeFromWorld(world, endpointIdentityNumbers(world));
+  });
   const identity = config.identity.enabled
-    ? identityWiring({ config, log, world: policy.world, redirects, flows: () => sinkRef.sink, describe, judge: (q) => policy.engine.connection(q).verdict })
+    ? identityWiring({ config, log, world: policy.world, redirects, flows: () => sinkRef.sink, describe: (endpoint, ip) => describe(endpoint, ip), judge: (q) => policy.engine.connection(q).verdict })
     : null;
   if (identity) for (const m of identityMetrics) observability.metrics?.registry.registerMetric(m);
   const proxied = identity ? identity.localRedirects : redirects;
@@ -57,7 +61,7 @@ export function buildComponents(ctx: { config: Config; log: Logger; policy: Load
           log,
           flows: sinkRef.sink,
           limits: proxyOptions,
-          describe,
+          describe: (endpoint, ip) => describe(endpoint, ip),
           nodeName: config.nodeName,
         });
         identity?.setAcceptors(proxy.listeners);

@@ -32,9 +32,9 @@ export function dnsComponent(ctx: { config: Config; log: Logger; policy: LoadedP
   const d = config.dnsProxy;
   const cache = new FqdnCache({ minTtlSeconds: d.minTtl, maxIpsPerName: d.endpointMaxIpPerHostname, graceMs: d.idleConnectionGracePeriod });
   const options = { rejectResponseCode: d.dnsRejectResponseCode, responseMaxDelayMs: d.proxyResponseMaxDelay };
+  // The live engine keeps the learned names across policy and world changes (policy/live-engine.ts).
   cache.onChange((names) => {
-    const next = policy.engine.withLearnedFqdns?.(names);
-    if (next) policy.engine = next;
+    policy.engine.withLearnedFqdns(names);
   });
   const proxies: DnsProxy[] = [];
   let sweep: NodeJS.Timeout | null = null;

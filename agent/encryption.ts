@@ -25,7 +25,8 @@ export interface EncryptionComponent extends Component {
 
 /** World nodes as the manager's node list. */
 export function worldNodeList(nodes: WorldNode[] | undefined): NodeInfo[] {
-  return (nodes ?? []).map((n) => nodeFromAnnotations({ name: n.name, address: n.address, podCIDRs: n.podCIDRs, annotations: n.annotations }));
+  // A node without a known address cannot be a WireGuard peer (no endpoint to send to).
+  return (nodes ?? []).flatMap((n) => (n.address === null ? [] : [nodeFromAnnotations({ name: n.name, address: n.address, podCIDRs: n.podCIDRs, annotations: n.annotations })]));
 }
 
 /**

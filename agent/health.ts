@@ -1,7 +1,8 @@
 /**
  * Health and readiness endpoint on loopback: `GET /healthz` (process alive) and `GET /readyz`
  * (every component started; 503 with the ones that are not). `GET /status` returns the agent's
- * status document as JSON (what `tendril status` prints).
+ * status document as JSON (what `tendril status` prints); `GET /metrics` the agent's own metrics
+ * (policy changes applied and rejected) in Prometheus text format.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,6 +14,10 @@ export interface StatusSource {
   status(): Record<string, unknown>;
   /** Component routes (e.g. `/fqdn/cache`); null = not found. */
   route?(method: string, path: string): Promise<{ code: number; body: unknown } | null>;
+  /** Prometheus text exposition of the agent's own metrics (optional). */
+  metrics?(): string;
+  /** The endpoints this agent knows and their resolved policy (GET /endpoints, /endpoints/<ns>/<pod>). */
+  endpoints?(id?: string): unknown;
 }
 
 export class HealthServer {
@@ -62,7 +67,17 @@ export class HealthServer {
       return send(r.ready ? 200 : 503, r);
     }
     if (path === '/status') return send(200, this.source.status());
-    send(404, { error: 'not found', paths: ['/healthz', '/readyz', '/status'] });
+    if (path !== undefined && (path === '/endpoints' || path.startsWith('/endpoints/')) && this.source.endpoints) {
+      const id = path === '/endpoints' ? undefined : decodeURIComponent(path.slice('/endpoints/'.length));
+      const body = this.source.endpoints(id);
+      return body === null ? send(404, { error: `unknown endpoint ${id}` }) : send(200, body);
+    }
+    if (path === '/metrics' && this.source.metrics) {
+      const text = this.source.metrics();
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(text) });
+      return void res.end(text);
+    }
+    send(404, { error: 'not found', paths: ['/healthz', '/readyz', '/status', '/metrics', '/endpoints'] });
   }
 
   async stop(): Promise<void> {

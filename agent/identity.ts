@@ -192,7 +192,10 @@ export function identityWiring(args: {
           const e = world.byId.get(id);
           const node = e?.node === undefined ? undefined : world.nodes.find((n) => n.name === e.node);
           if (!node) return null;
-          const hp = parseAddress(node.tunnel, `nodes.${node.name}.tunnel`);
+          // A node's tunnel listener: world.yaml `tunnel`, else `<address>:15008`; no address, no tunnel.
+          const tunnel = node.tunnel ?? (node.address !== null ? `${node.address}:15008` : null);
+          if (tunnel === null) return null;
+          const hp = parseAddress(tunnel, `nodes.${node.name}.tunnel`);
           return { host: hp.host, port: hp.port };
         },
         flows: args.flows(),

@@ -183,6 +183,16 @@ export const configSchema = {
         },
       },
     },
+    kubernetes: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        kubeconfig: { type: 'string', default: '', description: 'kubeconfig file for mode: kubernetes; empty = KUBECONFIG or in-cluster' },
+        serviceAccountDir: { type: 'string', default: '', description: 'in-cluster token and CA directory; empty = /var/run/secrets/kubernetes.io/serviceaccount' },
+        resync: { ...duration, default: '10m', description: 'relist every watched resource this often' },
+      },
+    },
   },
 } as const;
 
@@ -257,4 +267,7 @@ export interface Config {
     delegatedIdentitySocket: string;
     tunnel: { listen: string };
   };
+  /** mode: kubernetes: how to reach the API server (docs/kubernetes.md). */
+  /** `resync`: milliseconds after loading. */
+  kubernetes: { kubeconfig: string; serviceAccountDir: string; resync: number };
 }

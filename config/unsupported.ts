@@ -24,16 +24,6 @@ export interface UnsupportedRow {
 
 export const UNSUPPORTED: readonly UnsupportedRow[] = [
   {
-    key: 'mode',
-    check: (c) => (c.mode === 'kubernetes' ? 'mode' : null),
-    message: 'mode: kubernetes is not available: there is no Kubernetes watch source; use mode: standalone (policies from a directory, endpoints from a world file)',
-  },
-  {
-    key: 'k8sServiceHost',
-    check: (c) => (c.k8sServiceHost !== '' ? 'k8sServiceHost' : null),
-    message: 'k8sServiceHost is only used by mode: kubernetes, which is not available; remove it',
-  },
-  {
     key: 'hubble.relay.enabled',
     check: (c) => (c.hubble.relay.enabled ? 'hubble.relay.enabled' : null),
     message: 'hubble.relay.enabled: true is not available: there is no Hubble Relay; the agent serves the Observer API itself at hubble.listenAddress',

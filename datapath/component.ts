@@ -22,13 +22,14 @@ import { PROTO } from '../native/index.js';
 import { Datapath } from './datapath.js';
 import type { RedirectEntry } from './policy-maps.js';
 import { datapathUnsupportedReason } from './support.js';
+import { serviceSpecsFromWorld } from './world-services.js';
 
 export { FIRST_ENDPOINT_IDENTITY } from '../policy/index.js';
 
 export interface DatapathComponentArgs {
   config: Config;
   log: Logger;
-  policy: { engine: PolicyEngine; world: World };
+  policy: { engine: PolicyEngine; world: World; onChange?(fn: (world: World) => void): void };
   flows: FlowSink;
 }
 
@@ -98,8 +99,33 @@ export function datapathComponent(args: DatapathComponentArgs): DatapathComponen
       try {
         dp.onDrop((flow) => args.flows.emit(flow));
         const ids = endpointIdentities(args.policy.world);
-        for (const { identity, ips } of ids.values()) for (const ip of ips) dp.policy.setIdentity(ip, identity);
+        let known = new Set<string>();
+        for (const { identity, ips } of ids.values()) for (const ip of ips) {
+          dp.policy.setIdentity(ip, identity);
+          known.add(ip);
+        }
         dp.policy.setRedirects(standaloneRedirects(args.config, ids));
+        // kubeProxyReplacement: ClusterIP services of the world drive the socket-LB maps.
+        if (args.config.kubeProxyReplacement) dp.services.sync(serviceSpecsFromWorld(args.policy.world));
+        // Identities (and the redirects naming them) follow a changed world; a redirect whose
+        // destination left the world keeps the last table and is logged (the change was applied).
+        args.policy.onChange?.((world) => {
+          if (!dp) return;
+          const next = endpointIdentities(world);
+          const now = new Set<string>();
+          for (const { identity, ips } of next.values()) for (const ip of ips) {
+            if (dp.policy.identityOf(ip) !== identity) dp.policy.setIdentity(ip, identity);
+            now.add(ip);
+          }
+          for (const ip of known) if (!now.has(ip)) dp.policy.removeIdentity(ip);
+          known = now;
+          if (args.config.kubeProxyReplacement) dp.services.sync(serviceSpecsFromWorld(world));
+          try {
+            dp.policy.setRedirects(standaloneRedirects(args.config, next));
+          } catch (err) {
+            log.error({ err }, 'redirect table not updated after a world change');
+          }
+        });
       } catch (err) {
         dp.close();
         dp = null;

@@ -15,3 +15,4 @@ export { TransparentRedirectSource, type EndpointLookup } from './transparent-so
 export { datapathUnsupportedReason, cgroup2Root } from './support.js';
 export { datapathComponent, wantsDatapath, endpointIdentities, standaloneRedirects, FIRST_ENDPOINT_IDENTITY, type DatapathComponent, type DatapathComponentArgs } from './component.js';
 export { resolveEgress, EgressSync, FqdnIdentities, FIRST_LOCAL_IDENTITY, type EgressDestination, type EgressOptions } from './egress.js';
+export { serviceSpecsFromWorld } from './world-services.js';

@@ -57,7 +57,9 @@ export type PeerRef =
   | { endpoint: string } /** `<namespace>/<pod>` */
   | { ip: string }
   | { fqdn: string }
-  | { entity: string };
+  | { entity: string }
+  /** `<namespace>/<service>`: the backend chosen by the engine (cluster-state-selectors S10). */
+  | { service: string };
 
 export interface HttpRequestFacts {
   method: string;
@@ -111,4 +113,9 @@ export interface PolicyEngine {
    * cannot learn; the DNS proxy then judges queries but nothing is learned into policy.
    */
   withLearnedFqdns?(learned: ReadonlyMap<string, readonly string[]>): PolicyEngine;
+  /**
+   * Present on engines whose snapshot can be swapped (SwappableEngine): changes on every swap, so
+   * per-connection state taken from an older snapshot is re-derived before the next request.
+   */
+  readonly version?: number;
 }

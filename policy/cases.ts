@@ -75,13 +75,20 @@ function parsePeer(ctx: DocContext, v: unknown, path: FieldPath): PeerRef | null
     ctx.error(path, 'must be "<namespace>/<pod>" or a mapping with one of ip, fqdn, entity, endpoint');
     return null;
   }
-  const keys = Object.keys(v).filter((k) => ['ip', 'fqdn', 'entity', 'endpoint'].includes(k));
+  const keys = Object.keys(v).filter((k) => ['ip', 'fqdn', 'entity', 'endpoint', 'service'].includes(k));
   if (keys.length !== 1 || typeof v[keys[0]] !== 'string') {
-    ctx.error(path, 'must have exactly one of ip, fqdn, entity, endpoint (a string)');
+    ctx.error(path, 'must have exactly one of ip, fqdn, entity, endpoint, service (a string)');
     return null;
   }
   const k = keys[0];
   const s = v[k] as string;
+  if (k === 'service') {
+    if (!/^[^/\s]+\/[^/\s]+$/.test(s)) {
+      ctx.error([...path, 'service'], `must be "<namespace>/<service>", got ${JSON.stringify(s)}`);
+      return null;
+    }
+    return { service: s };
+  }
   return k === 'ip' ? { ip: s } : k === 'fqdn' ? { fqdn: s } : k === 'entity' ? { entity: s } : { endpoint: s };
 }
 

@@ -41,6 +41,10 @@ export function peersText(p: PeerMatcher): string {
       return p.cidrs.map((c) => (c.except.length ? `${c.cidr.text} except ${c.except.map((e) => e.text).join(',')}` : c.cidr.text)).join(', ');
     case 'fqdns':
       return `fqdn ${p.texts.join(', ')}`;
+    case 'nodes':
+      return `remote nodes ${p.selectors.map((s) => `{${s.text}}`).join(' OR ')}`;
+    case 'services':
+      return `services ${p.refs.map((r) => (r.by === 'name' ? `${r.namespace ?? '*'}/${r.name}` : `${r.namespace ?? '*'}/{${r.selector.text}}`)).join(', ')}`;
   }
 }
 

@@ -14,6 +14,7 @@ import { endpointPeer, resolvePeer, type Peer } from './peers.js';
 import { matchesSelector } from './selector.js';
 import { worldWithFqdns, type Endpoint, type World } from './world.js';
 import { checkL7Conflicts } from './conflicts.js';
+import { serviceBackend } from './services.js';
 
 export interface SubjectRules {
   ingress: Rule[];
@@ -70,7 +71,8 @@ export class Engine implements PolicyEngine {
 
   /** The payload-independent plan of one side, memoized. */
   plan(subject: Endpoint, dir: Direction, peer: Peer, proto: string, port: number): SidePlan {
-    const outerKey = this.intern(subject.identity.id) * 2 + (dir === 'ingress' ? 1 : 0);
+    // Ingress named ports resolve per pod (cluster-state-selectors N3): its ports are part of the key.
+    const outerKey = this.intern(subject.ports?.size ? `${subject.identity.id}|${portsKey(subject)}` : subject.identity.id) * 2 + (dir === 'ingress' ? 1 : 0);
     const innerKey = (this.intern(peer.key) * 4 + (PROTO_INDEX[proto] ?? 0)) * 65_537 + port;
     let inner = this.memo.get(outerKey);
     if (!inner) {
@@ -79,7 +81,7 @@ export class Engine implements PolicyEngine {
     }
     let p = inner.get(innerKey);
     if (!p) {
-      p = planSide(this.rulesFor(subject)[dir], dir, subject.id, peer, proto, port, this.cache);
+      p = planSide(this.rulesFor(subject)[dir], dir, subject.id, peer, proto, port, this.cache, { world: this.world, subject });
       if (++this.memoSize > MEMO_LIMIT) {
         this.memo = new Map([[outerKey, inner]]);
         inner.clear();
@@ -105,6 +107,11 @@ export class Engine implements PolicyEngine {
 
   connection(q: ConnectionQuery): ConnectionPolicy {
     const from = this.resolve(q.from);
+    if ('service' in q.to) {
+      const b = serviceBackend(this.world, q.to.service, q.port, q.protocol);
+      if (typeof b === 'string') throw new TendrilError('TND_CASES_INVALID', b, { peer: q.to });
+      q = { ...q, to: b.peer.endpoint ? { endpoint: b.peer.endpoint.id } : { ip: b.peer.ipText ?? '' }, port: b.port };
+    }
     const to = this.resolve(q.to);
     const eg = from.endpoint ? this.plan(from.endpoint, 'egress', to, q.protocol, q.port) : null;
     const ing = to.endpoint ? this.plan(to.endpoint, 'ingress', from, q.protocol, q.port) : null;
@@ -137,7 +144,7 @@ export class Engine implements PolicyEngine {
     const rep = new Map<string, Endpoint>();
     for (const ep of this.world.endpoints) if (touched.has(ep.identity.id)) rep.set(ep.identity.id, ep);
     for (const [id, sr] of resolveSubjects(policies.rules, [...rep.values()])) subjects.set(id, sr);
-    return new Engine({ policies, world: this.world }, { subjects, cache: this.cache, ids: this.ids, check: [...rep.values()] });
+    return new Engine({ policies, world: this.world }, { subjects, cache: this.cache, ids: this.ids, check: [...rep.values()], baseWorld: this.baseWorld });
   }
 
   /**
@@ -162,6 +169,16 @@ export class Engine implements PolicyEngine {
     for (const [id, sr] of resolveSubjects(this.policies.rules, fresh)) subjects.set(id, sr);
     return new Engine({ policies: this.policies, world }, { subjects, cache: this.cache, ids: this.ids, check: fresh });
   }
+}
+
+const portsKeys = new WeakMap<Endpoint, string>();
+function portsKey(ep: Endpoint): string {
+  let k = portsKeys.get(ep);
+  if (k === undefined) {
+    k = [...(ep.ports ?? [])].map(([n, p]) => `${n}=${p.port}/${p.protocol}`).sort().join(',');
+    portsKeys.set(ep, k);
+  }
+  return k;
 }
 
 function selects(r: Rule, ep: Endpoint): boolean {

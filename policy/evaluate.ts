@@ -7,7 +7,8 @@
  * `judgeSide` applies a payload to a plan and is cheap.
  */
 import type { DnsRequestFacts, HttpRequestFacts, KafkaRequestFacts, L7Kind } from './api.js';
-import { coveringPorts, ICMP_ANY_TYPE, peerMatches, type SelectorCache } from './match-peer.js';
+import { coveringPorts, ICMP_ANY_TYPE, peerMatches, type NamedPortContext, type SelectorCache } from './match-peer.js';
+import type { Endpoint, World } from './world.js';
 import { dnsMatch, firstHttpMatch, kafkaMatch } from './match-l7.js';
 import type { DnsRule, HttpRule, KafkaRule, PortRule, Rule, RuleEntry } from './model.js';
 import type { Peer } from './peers.js';
@@ -70,13 +71,16 @@ export function planSide(
   proto: string,
   port: number,
   cache: SelectorCache,
+  state?: { world: World; subject: Endpoint },
 ): SidePlan {
   if (rules.length === 0) return NOT_ENFORCED(dir, subject);
+  const world = state?.world;
+  const named: NamedPortContext | undefined = state ? { dir, subject: state.subject, world: state.world } : undefined;
   const what = proto === 'ICMP' ? (port === ICMP_ANY_TYPE ? 'ICMP (any type)' : `ICMP type ${port}`) : `${proto}/${port}`;
   const peerWord = dir === 'ingress' ? `from ${peer.display}` : `to ${peer.display}`;
   for (const r of rules) {
     for (const e of r[dir].deny) {
-      if (peerMatches(e.peers, peer, cache) && coveringPorts(e, proto, port).length > 0) {
+      if (peerMatches(e.peers, peer, cache, world) && coveringPorts(e, proto, port, named).length > 0) {
         return {
           enforced: true,
           allowed: false,
@@ -96,22 +100,22 @@ export function planSide(
       allowed: true,
       reason: `ingress from the local host is always allowed (allow-localhost, kubelet probes)`,
       authRequired: false,
-      l7: portParser(rules, dir, proto, port),
+      l7: portParser(rules, dir, proto, port, named),
       restrict: null,
     };
   }
   const A: AItem[] = [];
   for (const r of rules) {
     for (const e of r[dir].allow) {
-      if (!peerMatches(e.peers, peer, cache)) continue;
-      for (const p of coveringPorts(e, proto, port)) A.push({ rule: r, entry: e, port: p });
+      if (!peerMatches(e.peers, peer, cache, world)) continue;
+      for (const p of coveringPorts(e, proto, port, named)) A.push({ rule: r, entry: e, port: p });
     }
   }
   const defaultDeny = rules.some((r) => r[dir].defaultDeny);
   const auth = A.filter((i) => i.entry.auth === 'required' || i.entry.auth === 'test-always-fail');
   const authRequired = auth.length > 0;
   const l7Items = A.filter((i) => i.port?.l7);
-  const l7: L7Kind | null = l7Items[0]?.port?.l7?.kind ?? portParser(rules, dir, proto, port);
+  const l7: L7Kind | null = l7Items[0]?.port?.l7?.kind ?? portParser(rules, dir, proto, port, named);
   if (!defaultDeny) {
     return withAuth({
       enforced: true,
@@ -154,10 +158,10 @@ export function planSide(
  * the contract's `l7` is "the parser ... when the connection is allowed at L3/L4 on a port with L7
  * rules". Whether a request is judged still depends on the entries covering this peer (§15).
  */
-function portParser(rules: readonly Rule[], dir: Direction, proto: string, port: number): L7Kind | null {
+function portParser(rules: readonly Rule[], dir: Direction, proto: string, port: number, named?: NamedPortContext): L7Kind | null {
   for (const r of rules) {
     for (const e of r[dir].allow) {
-      for (const p of coveringPorts(e, proto, port)) if (p?.l7) return p.l7.kind;
+      for (const p of coveringPorts(e, proto, port, named)) if (p?.l7) return p.l7.kind;
     }
   }
   return null;

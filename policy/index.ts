@@ -16,3 +16,6 @@ export { lintPolicies, type LintFinding } from './lint.js';
 export { describeEndpoint, type EndpointView } from './describe.js';
 export { endpointIdentityNumbers, RESERVED_IDENTITY, FIRST_ENDPOINT_IDENTITY } from './numeric-identity.js';
 export type { WorldNode } from './world.js';
+export { SwappableEngine } from './live-engine.js';
+export { serviceBackend, serviceByClusterIp, type ServiceBackend } from './services.js';
+export type { Service, Node } from './world.js';

@@ -83,3 +83,14 @@ export function podIdentityLabels(
 export function reservedLabels(names: string[]): LabelSet {
   return new LabelSet(names.map((key) => ({ source: 'reserved', key, value: '' })));
 }
+
+/**
+ * Labels of a remote node (cluster-state-selectors D3, with enable-node-selector-labels on):
+ * `reserved:remote-node`, every Node label as `node:<key>=<value>`, and the cluster label.
+ */
+export function nodeIdentityLabels(nodeLabels: Record<string, string>): LabelSet {
+  const out: Label[] = [{ source: 'reserved', key: 'remote-node', value: '' }];
+  for (const [key, value] of Object.entries(nodeLabels)) out.push({ source: 'node', key, value });
+  out.push({ source: 'k8s', key: CLUSTER_LABEL, value: CLUSTER_NAME });
+  return new LabelSet(out);
+}

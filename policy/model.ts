@@ -23,11 +23,20 @@ export type PeerMatcher =
   | { kind: 'selectors'; selectors: Selector[] }
   | { kind: 'entities'; entities: string[] }
   | { kind: 'cidrs'; cidrs: CidrPeer[] }
-  | { kind: 'fqdns'; matchers: NameMatcher[]; texts: string[] };
+  | { kind: 'fqdns'; matchers: NameMatcher[]; texts: string[] }
+  /** fromNodes/toNodes: remote nodes whose labels match (cluster-state-selectors D4). */
+  | { kind: 'nodes'; selectors: Selector[] }
+  /** toServices (S2-S5): resolved against the world's services when matching. */
+  | { kind: 'services'; refs: ServiceRef[] };
+
+/** One toServices element: by name (`k8sService`) or by the Service's labels (`k8sServiceSelector`). */
+export type ServiceRef =
+  | { by: 'name'; name: string; namespace: string | null }
+  | { by: 'selector'; selector: Selector; namespace: string | null };
 
 export interface PortEntry {
   proto: PortProto;
-  /** 0 = every port of the protocol; null = a named port (never matches: no container ports). */
+  /** 0 = every port of the protocol; null = a named port (`name`, resolved per cluster-state-selectors §1). */
   port: number | null;
   endPort: number;
   name?: string;

@@ -143,7 +143,9 @@ function parseEntry(
     ctx.error(path, 'icmps and toPorts cannot be combined in one rule');
     return null;
   }
-  const peers = parsePeers(ctx, m, path, peerFields, scope.kind === 'CiliumNetworkPolicy' ? scope.namespace : null, hasToPorts || hasIcmps);
+  let peers = parsePeers(ctx, m, path, peerFields, scope.kind === 'CiliumNetworkPolicy' ? scope.namespace : null, hasToPorts || hasIcmps);
+  // S1: Cilium translates toServices in egress rules only; in egressDeny it selects nothing.
+  if (isDeny && peers?.kind === 'services') peers = { kind: 'none' };
   let ports: PortRule[] | null = null;
   if (hasToPorts) {
     const list = ctx.list(m.toPorts, [...path, 'toPorts']);

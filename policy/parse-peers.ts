@@ -1,7 +1,7 @@
 /** Parses the peer families of a CNP/CCNP rule entry (policy-semantics §1.2, §1.3, §5). */
 import { cidrContainsCidr, parseCidr } from './cidr.js';
 import type { DocContext, FieldPath } from './doc-context.js';
-import type { CidrPeer, PeerMatcher } from './model.js';
+import type { CidrPeer, PeerMatcher, ServiceRef } from './model.js';
 import { parseNameSelector } from './parse-l7.js';
 import { parseSelector } from './parse-selector.js';
 import { scopePeerSelector, type Selector } from './selector.js';
@@ -115,22 +115,68 @@ function parseFamily(ctx: DocContext, family: string, list: unknown[], path: Fie
       return ok ? { kind: 'fqdns', matchers, texts } : null;
     }
     case 'fromNodes':
-    case 'toNodes':
+    case 'toNodes': {
+      // D2/D4: evaluated as Cilium with enable-node-selector-labels on; keys keep their source
+      // (source-less = any:), only remote nodes match (match-peer.ts).
+      const selectors: Selector[] = [];
       list.forEach((s, i) => {
-        if (!parseSelector(ctx, s, [...path, i])) ok = false;
+        const sel = parseSelector(ctx, s, [...path, i]);
+        if (sel) selectors.push(sel);
+        else ok = false;
       });
-      // Node-selector labels are not modelled by world.yaml: these select no peer here.
-      return ok ? { kind: 'none' } : null;
+      return ok ? { kind: 'nodes', selectors } : null;
+    }
+    case 'toServices': {
+      const refs: ServiceRef[] = [];
+      list.forEach((s, i) => {
+        const ref = parseServiceRef(ctx, s, [...path, i]);
+        if (ref) refs.push(ref);
+        else ok = false;
+      });
+      return ok ? { kind: 'services', refs } : null;
+    }
     default:
-      // toServices, fromGroups/toGroups: cloud/service groups are not modelled; select nothing.
-      list.forEach((s, i) => {
-        if (!ctx.isMap(s)) {
-          ctx.error([...path, i], 'must be a mapping');
-          ok = false;
-        }
-      });
-      return ok ? { kind: 'none' } : null;
+      // fromGroups/toGroups select cloud-provider groups (AWS security groups), which Tendril
+      // cannot resolve: refused rather than accepted and shown as enforced (docs/policy.md).
+      ctx.error(path, `${family} (cloud provider groups) is not supported by Tendril; use toCIDRSet or toFQDNs for those addresses`);
+      return null;
   }
+}
+
+/** `k8sService: {serviceName, namespace}` or `k8sServiceSelector: {selector, namespace}` (S2). */
+function parseServiceRef(ctx: DocContext, v: unknown, path: FieldPath): ServiceRef | null {
+  const m = ctx.map(v, path, ['k8sService', 'k8sServiceSelector']);
+  if (!m) return null;
+  const has = (['k8sService', 'k8sServiceSelector'] as const).filter((k) => m[k] !== undefined && m[k] !== null);
+  if (has.length !== 1) {
+    ctx.error(path, 'needs exactly one of k8sService, k8sServiceSelector');
+    return null;
+  }
+  const namespaceOf = (x: Record<string, unknown>, p: FieldPath): string | null | false => {
+    if (x.namespace === undefined || x.namespace === null || x.namespace === '') return null;
+    const ns = ctx.str(x.namespace, [...p, 'namespace']);
+    return ns === null ? false : ns;
+  };
+  if (has[0] === 'k8sService') {
+    const p = [...path, 'k8sService'];
+    const x = ctx.map(m.k8sService, p, ['serviceName', 'namespace']);
+    if (!x) return null;
+    const name = ctx.str(x.serviceName, [...p, 'serviceName']);
+    const namespace = namespaceOf(x, p);
+    if (name === null || namespace === false) return null;
+    return { by: 'name', name, namespace };
+  }
+  const p = [...path, 'k8sServiceSelector'];
+  const x = ctx.map(m.k8sServiceSelector, p, ['selector', 'namespace']);
+  if (!x) return null;
+  if (x.selector === undefined || x.selector === null) {
+    ctx.error([...p, 'selector'], 'is required');
+    return null;
+  }
+  const selector = parseSelector(ctx, x.selector, [...p, 'selector'], '', 'k8s');
+  const namespace = namespaceOf(x, p);
+  if (!selector || namespace === false) return null;
+  return { by: 'selector', selector, namespace };
 }
 
 function parseCidrSet(ctx: DocContext, v: unknown, path: FieldPath): CidrPeer | 'group' | null {

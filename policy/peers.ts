@@ -4,7 +4,7 @@
  */
 import { parseIp } from './cidr.js';
 import { normalizeName } from './fqdn.js';
-import { reservedLabels, type LabelSet } from './labels.js';
+import { nodeIdentityLabels, reservedLabels, type LabelSet } from './labels.js';
 import type { Endpoint, World } from './world.js';
 import type { PeerRef } from './api.js';
 
@@ -79,7 +79,9 @@ function classifyIp(world: World, ipText: string): Peer | null {
   const ep = world.byIp.get(ipText);
   if (ep) return endpointPeer(ep);
   const isHost = world.entities.host.includes(ipText);
-  const isRemote = world.entities['remote-node'].includes(ipText);
+  const node = world.nodeByIp.get(ipText);
+  // D8: a node address is that node; the local node (host) when listed as host, else remote.
+  const isRemote = world.entities['remote-node'].includes(ipText) || (node !== undefined && !isHost);
   const isApi = world.entities['kube-apiserver'].includes(ipText);
   let kind: PeerKind = 'world';
   let labels = WORLD;
@@ -91,7 +93,7 @@ function classifyIp(world: World, ipText: string): Peer | null {
     labels = HOST;
   } else if (isRemote) {
     kind = 'remote-node';
-    labels = REMOTE;
+    labels = node && !isHost ? nodeIdentityLabels(node.labels) : REMOTE;
   }
   const names = labels.has('reserved', 'world') ? (world.namesByIp.get(ipText) ?? []) : [];
   return { kind, labels, ip, ipText, endpoint: null, names, display: `${kind} ${ipText}`, key: `${labels.id}@${ipText}` };
@@ -114,12 +116,13 @@ export function resolvePeer(world: World, ref: PeerRef): Peer | string {
     // Never learned by the DNS proxy: an unknown world address no toFQDNs selector matches.
     return { kind: 'world', labels: WORLD, ip: null, ipText: null, endpoint: null, names: [], display: `${ref.fqdn} (no learned IP)`, key: `${WORLD.id}@?` };
   }
+  if ('service' in ref) return `a service (${ref.service}) is resolved to a backend by the engine, not here`;
   const entity = ref.entity;
   if (entity === 'world') {
     return { kind: 'world', labels: WORLD, ip: null, ipText: null, endpoint: null, names: [], display: 'world', key: `${WORLD.id}@` };
   }
   if (entity === 'host' || entity === 'remote-node' || entity === 'kube-apiserver') {
-    const ip = world.entities[entity][0];
+    const ip = world.entities[entity][0] ?? (entity === 'remote-node' ? world.nodes.find((n) => n.address && !world.entities.host.includes(n.address))?.address ?? undefined : undefined);
     if (ip) return peerByIp(world, ip) as Peer;
     const labels = entity === 'host' ? HOST : entity === 'remote-node' ? REMOTE : reservedLabels(['kube-apiserver', 'world']);
     return { kind: entity, labels, ip: null, ipText: null, endpoint: null, names: [], display: entity, key: `${labels.id}@` };

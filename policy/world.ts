@@ -20,7 +20,43 @@ export interface Endpoint {
   serviceAccount: string;
   node?: string;
   identity: LabelSet;
+  /** Named container ports (cluster-state-selectors N2): name -> number and protocol. */
+  ports?: Map<string, { port: number; protocol: 'TCP' | 'UDP' | 'SCTP' }>;
 }
+
+/** A Kubernetes Service (cluster-state-selectors §2; world.yaml `services[]`). */
+export interface Service {
+  /** `namespace/name`. */
+  id: string;
+  name: string;
+  namespace: string;
+  labels: Record<string, string>;
+  /** The pod selector; null for a selector-less service (backends in `endpoints`). */
+  selector: Record<string, string> | null;
+  /** Backend addresses of a selector-less service (its EndpointSlices). */
+  endpoints: string[];
+  clusterIP: string | null;
+  ports: { name: string; port: number; targetPort: number | string; protocol: 'TCP' | 'UDP' | 'SCTP' }[];
+  /** Service labels as an identity-style set (source k8s), for k8sServiceSelector. */
+  labelSet: LabelSet;
+}
+
+/** A Kubernetes Node (world.yaml `nodes[]`). */
+export interface Node {
+  name: string;
+  labels: Record<string, string>;
+  /** The node's IP (fromNodes/toNodes, remote-node, the WireGuard endpoint); null when unknown. */
+  address: string | null;
+  /** Where its mTLS tunnel listener is reached (host:port); absent: `<address>:15008`. */
+  tunnel?: string;
+  /** Pod CIDRs, routed through WireGuard when encryption is on. */
+  podCIDRs: string[];
+  /** Annotations, e.g. `network.cilium.io/wg-pub-key` (the WireGuard public key). */
+  annotations: Record<string, string>;
+}
+
+/** A node of world.yaml (or of the Kubernetes Node watch). */
+export type WorldNode = Node;
 
 export type EntityName = 'host' | 'remote-node' | 'kube-apiserver';
 
@@ -36,31 +72,38 @@ export interface World {
   entities: Record<EntityName, string[]>;
   /** Unknown fields that were ignored (printed as warnings by the CLI). */
   warnings: string[];
-  /** The cluster's nodes (`nodes:`): node IP, labels, tunnel listener, pod CIDRs, annotations. */
-  nodes: WorldNode[];
-}
-
-/**
- * One node of world.yaml, shaped like a Kubernetes Node: its IP (`address`: fromNodes/toNodes,
- * remote-node, the WireGuard endpoint), labels, where its mTLS tunnel listener is reached, pod
- * CIDRs routed through WireGuard, and annotations (e.g. `network.cilium.io/wg-pub-key`).
- */
-export interface WorldNode {
-  name: string;
-  labels: Record<string, string>;
-  address: string;
-  /** `host:port` of its tunnel listener (default `<address>:15008`). */
-  tunnel: string;
-  podCIDRs: string[];
-  annotations: Record<string, string>;
+  /** Kubernetes Services by `namespace/name`. */
+  services: Map<string, Service>;
+  nodes: Node[];
+  /** Node address -> node. */
+  nodeByIp: Map<string, Node>;
+  /** Named ports over every endpoint (N4): name -> protocol -> the distinct numbers. */
+  clusterNamedPorts: Map<string, Map<string, Set<number>>>;
 }
 
 export interface WorldInput {
   namespaces?: { name: string; labels?: Record<string, string> }[];
-  endpoints?: { name: string; namespace?: string; labels?: Record<string, string>; ips?: string[]; serviceAccount?: string; node?: string }[];
+  endpoints?: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    ips?: string[];
+    serviceAccount?: string;
+    node?: string;
+    ports?: { name?: string; containerPort: number; protocol?: string }[];
+  }[];
   fqdns?: Record<string, string[]>;
   entities?: Partial<Record<EntityName, string[]>>;
-  nodes?: { name: string; labels?: Record<string, string>; address: string; tunnel?: string; podCIDRs?: string[]; annotations?: Record<string, string> }[];
+  services?: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    selector?: Record<string, string>;
+    endpoints?: string[];
+    clusterIP?: string;
+    ports?: { name?: string; port: number; targetPort?: number | string; protocol?: string }[];
+  }[];
+  nodes?: { name: string; labels?: Record<string, string>; address?: string; tunnel?: string; podCIDRs?: string[]; annotations?: Record<string, string> }[];
 }
 
 export function loadWorld(path: string): World {
@@ -110,7 +153,7 @@ function ipList(ctx: DocContext, v: unknown, path: (string | number)[]): string[
 }
 
 function buildWorld(ctx: DocContext, raw: unknown): World | null {
-  const top = ctx.map(raw ?? {}, [], ['namespaces', 'endpoints', 'fqdns', 'entities', 'cidrs', 'nodes']);
+  const top = ctx.map(raw ?? {}, [], ['namespaces', 'endpoints', 'fqdns', 'entities', 'cidrs', 'services', 'nodes']);
   if (!top) return null;
   const namespaces = new Map<string, Record<string, string>>();
   (ctx.list(top.namespaces, ['namespaces']) ?? []).forEach((n, i) => {
@@ -127,7 +170,7 @@ function buildWorld(ctx: DocContext, raw: unknown): World | null {
   const byIp = new Map<string, Endpoint>();
   (ctx.list(top.endpoints, ['endpoints']) ?? []).forEach((e, i) => {
     const p = ['endpoints', i];
-    const m = ctx.map(e, p, ['name', 'namespace', 'labels', 'ips', 'serviceAccount', 'node']);
+    const m = ctx.map(e, p, ['name', 'namespace', 'labels', 'ips', 'serviceAccount', 'node', 'ports']);
     if (!m) return;
     const name = ctx.str(m.name, [...p, 'name']);
     const namespace = m.namespace === undefined ? 'default' : ctx.str(m.namespace, [...p, 'namespace']);
@@ -140,6 +183,8 @@ function buildWorld(ctx: DocContext, raw: unknown): World | null {
     const id = `${namespace}/${name}`;
     if (byId.has(id)) return void ctx.error([...p, 'name'], `duplicate endpoint ${id}`);
     const ep: Endpoint = { id, name, namespace, labels, ips, serviceAccount: sa, node, identity: podIdentityLabels({}, namespace, {}, sa) };
+    const ports = containerPorts(ctx, m.ports, [...p, 'ports']);
+    if (ports) ep.ports = ports;
     for (const [j, ip] of ips.entries()) {
       const other = byIp.get(ip);
       if (other) ctx.error([...p, 'ips', j], `IP ${ip} is already used by endpoint ${other.id}`);
@@ -171,32 +216,59 @@ function buildWorld(ctx: DocContext, raw: unknown): World | null {
       if (byIp.has(ip)) ctx.error(['entities', kind, j], `IP ${ip} is both a ${kind} and endpoint ${byIp.get(ip)?.id}`);
     });
   }
-  return { endpoints, byId, byIp, namespaces, fqdns, namesByIp, entities, warnings: [], nodes: worldNodes(ctx, top.nodes) };
+  const clusterNamedPorts = new Map<string, Map<string, Set<number>>>();
+  for (const ep of endpoints) {
+    for (const [name, cp] of ep.ports ?? []) {
+      let byProto = clusterNamedPorts.get(name);
+      if (!byProto) clusterNamedPorts.set(name, (byProto = new Map()));
+      let nums = byProto.get(cp.protocol);
+      if (!nums) byProto.set(cp.protocol, (nums = new Set()));
+      nums.add(cp.port);
+    }
+  }
+  const { nodes, nodeByIp } = parseNodes(ctx, top.nodes, byIp);
+  const services = parseServices(ctx, top.services, namespaces);
+  return { endpoints, byId, byIp, namespaces, fqdns, namesByIp, entities, warnings: [], services, nodes, nodeByIp, clusterNamedPorts };
 }
 
-function worldNodes(ctx: DocContext, raw: unknown): WorldNode[] {
-  const out: WorldNode[] = [];
-  (ctx.list(raw, ['nodes']) ?? []).forEach((n, i) => {
-    const p = ['nodes', i];
-    const m = ctx.map(n, p, ['name', 'labels', 'address', 'tunnel', 'podCIDRs', 'annotations']);
+const PROTOCOLS = ['TCP', 'UDP', 'SCTP'] as const;
+const PORT_NAME = /^(?=.{1,15}$)([a-z0-9]-?)*[a-z](-?[a-z0-9])*$/;
+
+function protocolOf(ctx: DocContext, v: unknown, path: (string | number)[]): 'TCP' | 'UDP' | 'SCTP' | null {
+  if (v === undefined) return 'TCP';
+  const s = ctx.str(v, path);
+  if (s === null) return null;
+  const up = s.toUpperCase();
+  if (!(PROTOCOLS as readonly string[]).includes(up)) {
+    ctx.error(path, `must be TCP, UDP or SCTP, got ${JSON.stringify(s)}`);
+    return null;
+  }
+  return up as 'TCP' | 'UDP' | 'SCTP';
+}
+
+function portNumber(ctx: DocContext, v: unknown, path: (string | number)[]): number | null {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 65535) {
+    ctx.error(path, `must be a port number 1-65535, got ${JSON.stringify(v)}`);
+    return null;
+  }
+  return v;
+}
+
+/** `endpoints[].ports`: named container ports; a name used twice in one pod is invalid (N2). */
+function containerPorts(ctx: DocContext, v: unknown, path: (string | number)[]): Endpoint['ports'] | null {
+  if (v === undefined) return null;
+  const out = new Map<string, { port: number; protocol: 'TCP' | 'UDP' | 'SCTP' }>();
+  (ctx.list(v, path) ?? []).forEach((cp, i) => {
+    const m = ctx.map(cp, [...path, i], ['name', 'containerPort', 'protocol']);
     if (!m) return;
-    const name = ctx.str(m.name, [...p, 'name']);
-    const labels = ctx.strMap(m.labels, [...p, 'labels'], true);
-    const address = ctx.str(m.address, [...p, 'address']);
-    const tunnel = m.tunnel === undefined ? undefined : ctx.str(m.tunnel, [...p, 'tunnel']);
-    const annotations = m.annotations === undefined ? {} : ctx.strMap(m.annotations, [...p, 'annotations'], true);
-    const podCIDRs: string[] = [];
-    (ctx.list(m.podCIDRs ?? [], [...p, 'podCIDRs']) ?? []).forEach((c, j) => {
-      const s = ctx.str(c, [...p, 'podCIDRs', j]);
-      if (s === null) return;
-      if (!parseCidr(s)) ctx.error([...p, 'podCIDRs', j], `invalid CIDR ${JSON.stringify(s)}`);
-      else podCIDRs.push(s);
-    });
-    if (name === null || labels === null || address === null || tunnel === null || annotations === null) return;
-    if (!parseIp(address)) return ctx.error([...p, 'address'], `invalid IP address ${JSON.stringify(address)}`);
-    if (tunnel !== undefined && !/^[^\s:]+:[0-9]{1,5}$/.test(tunnel)) return ctx.error([...p, 'tunnel'], `expected host:port, got ${JSON.stringify(tunnel)}`);
-    if (out.some((o) => o.name === name)) return ctx.error([...p, 'name'], `duplicate node ${JSON.stringify(name)}`);
-    out.push({ name, labels, address, tunnel: tunnel ?? `${address}:15008`, podCIDRs, annotations });
+    const port = portNumber(ctx, m.containerPort, [...path, i, 'containerPort']);
+    const protocol = protocolOf(ctx, m.protocol, [...path, i, 'protocol']);
+    if (m.name === undefined || port === null || protocol === null) return;
+    const name = ctx.str(m.name, [...path, i, 'name']);
+    if (name === null) return;
+    if (!PORT_NAME.test(name)) return void ctx.error([...path, i, 'name'], `must be an IANA service name (lower case, 1-15 characters), got ${JSON.stringify(name)}`);
+    if (out.has(name)) return void ctx.error([...path, i, 'name'], `duplicate port name ${JSON.stringify(name)} in one pod`);
+    out.set(name, { port, protocol });
   });
   return out;
 }
@@ -213,4 +285,84 @@ export function worldWithFqdns(world: World, learned: ReadonlyMap<string, readon
   const namesByIp = new Map<string, string[]>();
   for (const [n, ips] of fqdns) for (const ip of ips) namesByIp.set(ip, [...(namesByIp.get(ip) ?? []), n]);
   return { ...world, fqdns, namesByIp };
+}
+
+function parseNodes(ctx: DocContext, v: unknown, byIp: Map<string, Endpoint>): { nodes: Node[]; nodeByIp: Map<string, Node> } {
+  const nodes: Node[] = [];
+  const nodeByIp = new Map<string, Node>();
+  const names = new Set<string>();
+  (ctx.list(v, ['nodes']) ?? []).forEach((n, i) => {
+    const p = ['nodes', i];
+    const m = ctx.map(n, p, ['name', 'labels', 'address', 'tunnel', 'podCIDRs', 'annotations']);
+    if (!m) return;
+    const name = ctx.str(m.name, [...p, 'name']);
+    const labels = ctx.strMap(m.labels, [...p, 'labels'], true);
+    const address = m.address === undefined ? null : ctx.str(m.address, [...p, 'address']);
+    const tunnel = m.tunnel === undefined ? undefined : ctx.str(m.tunnel, [...p, 'tunnel']);
+    const annotations = m.annotations === undefined ? {} : ctx.strMap(m.annotations, [...p, 'annotations'], true);
+    const podCIDRs: string[] = [];
+    (ctx.list(m.podCIDRs ?? [], [...p, 'podCIDRs']) ?? []).forEach((c, j) => {
+      const s = ctx.str(c, [...p, 'podCIDRs', j]);
+      if (s === null) return;
+      if (!parseCidr(s)) ctx.error([...p, 'podCIDRs', j], `invalid CIDR ${JSON.stringify(s)}`);
+      else podCIDRs.push(s);
+    });
+    if (name === null || labels === null || tunnel === null || annotations === null) return;
+    if (tunnel !== undefined && !/^[^\s:]+:[0-9]{1,5}$/.test(tunnel)) return void ctx.error([...p, 'tunnel'], `expected host:port, got ${JSON.stringify(tunnel)}`);
+    if (names.has(name)) return void ctx.error([...p, 'name'], `duplicate node ${JSON.stringify(name)}`);
+    names.add(name);
+    if (address !== null) {
+      if (!parseIp(address)) return void ctx.error([...p, 'address'], `invalid IP address ${JSON.stringify(address)}`);
+      if (byIp.has(address)) return void ctx.error([...p, 'address'], `IP ${address} is both node ${name} and endpoint ${byIp.get(address)?.id}`);
+      if (nodeByIp.has(address)) return void ctx.error([...p, 'address'], `IP ${address} is already node ${nodeByIp.get(address)?.name}`);
+    }
+    const node: Node = { name, labels, address, ...(tunnel !== undefined ? { tunnel } : {}), podCIDRs, annotations };
+    if (address !== null) nodeByIp.set(address, node);
+    nodes.push(node);
+  });
+  return { nodes, nodeByIp };
+}
+
+function parseServices(ctx: DocContext, v: unknown, namespaces: Map<string, Record<string, string>>): Map<string, Service> {
+  const out = new Map<string, Service>();
+  (ctx.list(v, ['services']) ?? []).forEach((sv, i) => {
+    const p = ['services', i];
+    const m = ctx.map(sv, p, ['name', 'namespace', 'labels', 'selector', 'endpoints', 'clusterIP', 'ports']);
+    if (!m) return;
+    const name = ctx.str(m.name, [...p, 'name']);
+    const namespace = m.namespace === undefined ? 'default' : ctx.str(m.namespace, [...p, 'namespace']);
+    const labels = ctx.strMap(m.labels, [...p, 'labels'], true);
+    const selector = m.selector === undefined || m.selector === null ? null : ctx.strMap(m.selector, [...p, 'selector'], true);
+    if (m.selector !== undefined && m.selector !== null && m.endpoints !== undefined) {
+      ctx.error([...p, 'endpoints'], 'a service has either a selector or endpoints (selector-less), not both');
+    }
+    const endpoints = ipList(ctx, m.endpoints, [...p, 'endpoints']);
+    let clusterIP: string | null = null;
+    if (m.clusterIP !== undefined) {
+      const ip = ctx.str(m.clusterIP, [...p, 'clusterIP']);
+      if (ip !== null && !parseIp(ip)) ctx.error([...p, 'clusterIP'], `invalid IP address ${JSON.stringify(ip)}`);
+      else clusterIP = ip;
+    }
+    const ports: Service['ports'] = [];
+    (ctx.list(m.ports, [...p, 'ports']) ?? []).forEach((sp, j) => {
+      const pp = [...p, 'ports', j];
+      const pm = ctx.map(sp, pp, ['name', 'port', 'targetPort', 'protocol']);
+      if (!pm) return;
+      const port = portNumber(ctx, pm.port, [...pp, 'port']);
+      const protocol = protocolOf(ctx, pm.protocol, [...pp, 'protocol']);
+      const pname = pm.name === undefined ? '' : ctx.str(pm.name, [...pp, 'name']);
+      let targetPort: number | string | null = port;
+      if (typeof pm.targetPort === 'string') targetPort = /^[0-9]+$/.test(pm.targetPort) ? Number(pm.targetPort) : pm.targetPort.toLowerCase();
+      else if (pm.targetPort !== undefined) targetPort = portNumber(ctx, pm.targetPort, [...pp, 'targetPort']);
+      if (port === null || protocol === null || pname === null || targetPort === null) return;
+      ports.push({ name: pname, port, targetPort, protocol });
+    });
+    if (name === null || namespace === null || labels === null || (m.selector !== undefined && m.selector !== null && selector === null)) return;
+    const id = `${namespace}/${name}`;
+    if (out.has(id)) return void ctx.error([...p, 'name'], `duplicate service ${id}`);
+    if (!namespaces.has(namespace)) namespaces.set(namespace, { 'kubernetes.io/metadata.name': namespace });
+    const labelSet = new LabelSet(Object.entries(labels).map(([key, value]) => ({ source: 'k8s', key, value })));
+    out.set(id, { id, name, namespace, labels, selector, endpoints, clusterIP, ports, labelSet });
+  });
+  return out;
 }

@@ -46,6 +46,11 @@ export function registerAgent(program: Command, io: CliIO): void {
         import('../components.js'),
       ]);
       const log = createLogger(config.log);
+      if (opts.checkConfig && config.mode === 'kubernetes') {
+        // Policies and endpoints come from the API server: validated as they arrive, not here.
+        io.stdout.write('configuration is valid (mode: kubernetes: policies and endpoints are read from the API server at start)\n');
+        return;
+      }
       const agent = new Agent(config, log, buildComponents);
       if (opts.checkConfig) {
         await agent.start().finally(() => agent.stop());

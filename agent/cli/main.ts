@@ -14,6 +14,8 @@ import { registerVersion, VERSION } from './version.js';
 import { registerDemo } from './demo.js';
 import { registerFqdn } from './fqdn.js';
 import { registerIdentity } from './identity.js';
+import { registerEndpoint } from './endpoint.js';
+import { registerConnectivity } from './connectivity.js';
 
 export function buildProgram(io: CliIO): Command {
   const program = new Command('tendril')
@@ -39,6 +41,8 @@ export function buildProgram(io: CliIO): Command {
   registerDemo(program, io);
   registerFqdn(program, io);
   registerIdentity(program, io);
+  registerEndpoint(program, io);
+  registerConnectivity(program, io);
   program.addHelpText(
     'after',
     '\nExamples:\n' +

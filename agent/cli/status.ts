@@ -14,7 +14,8 @@ export function registerStatus(program: Command, io: CliIO): void {
     .option('--server <host:port>', "the agent's health endpoint", '127.0.0.1:9879')
     .option('-o, --output <format>', 'text | json', 'text')
     .option('--timeout <ms>', 'give up after this many milliseconds', '3000')
-    .action(async (opts: { server: string; output: string; timeout: string }) => {
+    .option('--verbose', 'also list the watched Kubernetes resources and every invalid policy')
+    .action(async (opts: { server: string; output: string; timeout: string; verbose?: boolean }) => {
       let body: Record<string, unknown>;
       try {
         const res = await request(`http://${opts.server}/status`, { headersTimeout: Number(opts.timeout), bodyTimeout: Number(opts.timeout) });
@@ -27,6 +28,7 @@ export function registerStatus(program: Command, io: CliIO): void {
         return;
       }
       io.stdout.write(renderStatus(body));
+      if (opts.verbose) io.stdout.write(renderVerbose(body));
     });
 }
 
@@ -45,6 +47,10 @@ export function renderStatus(s: Record<string, unknown>): string {
   ];
   const wg = ((s.components ?? {}) as Record<string, unknown>).encryption as WireGuardView | undefined;
   if (wg) rows.splice(rows.findIndex((r) => r[0] === 'Encryption'), 1, ...wireguardRows(wg));
+  const changes = policy.changes as { revision?: number; success?: number; failure?: number; lastError?: string | null } | undefined;
+  if (changes) {
+    rows.push(['Policy changes', `revision ${changes.revision}, ${changes.success} applied, ${changes.failure} rejected${changes.lastError ? `; REJECTED (running set kept): ${changes.lastError}` : ''}`]);
+  }
   for (const [name, st] of Object.entries((s.components ?? {}) as Record<string, unknown>)) {
     if (name === 'encryption' && wg) continue;
     rows.push([`  ${name}`, JSON.stringify(st)]);
@@ -77,4 +83,22 @@ function wireguardRows(w: WireGuardView): Array<[string, string]> {
   for (const sk of w.skippedNodes ?? []) rows.push([`  not peered ${sk.node}`, sk.reason]);
   if (w.lastError) rows.push(['  last error', w.lastError]);
   return rows;
+}
+
+/** `--verbose`: the watched resources (kubernetes mode) and the invalid policies, one per line. */
+export function renderVerbose(s: Record<string, unknown>): string {
+  const out: string[] = [];
+  const policy = (s.policy ?? {}) as { changes?: { lastError?: string | null; lastErrorAt?: string | null; lastChange?: string | null } };
+  out.push(`Last policy change: ${policy.changes?.lastChange ?? 'none since start'}`);
+  if (policy.changes?.lastError) out.push(`Last rejected change (${policy.changes.lastErrorAt}): ${policy.changes.lastError}`);
+  const k8s = s.kubernetes as { server?: string; resources?: Record<string, unknown>[]; invalidPolicies?: Record<string, unknown>[] } | undefined;
+  if (k8s) {
+    out.push(`Kubernetes API: ${k8s.server}`);
+    out.push(`  ${'RESOURCE'.padEnd(32)}${'SYNCED'.padEnd(8)}${'OBJECTS'.padEnd(9)}${'RV'.padEnd(12)}${'LISTS'.padEnd(7)}${'WATCHES'.padEnd(9)}${'410'.padEnd(5)}LAST ERROR`);
+    for (const r of k8s.resources ?? []) {
+      out.push(`  ${String(r.kind).padEnd(32)}${String(r.synced).padEnd(8)}${String(r.objects).padEnd(9)}${String(r.resourceVersion).padEnd(12)}${String(r.lists).padEnd(7)}${String(r.watches).padEnd(9)}${String(r.relistsAfterGone).padEnd(5)}${r.lastError ?? '-'}`);
+    }
+    for (const p of k8s.invalidPolicies ?? []) out.push(`  invalid ${p.kind} ${p.namespace ? `${p.namespace}/` : ''}${p.name}: ${p.error}`);
+  }
+  return `${out.join('\n')}\n`;
 }

@@ -16,7 +16,7 @@
  */
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { ConnectionPolicy, HttpRequestFacts, Verdict } from '../../policy/api.js';
+import type { ConnectionPolicy, ConnectionQuery, HttpRequestFacts, Verdict } from '../../policy/api.js';
 import { proxyResponseBytes } from '../deny.js';
 import { emitHttpFlow, malformedRecord, requestRecord, responseRecord, type FlowConnContext, type FlowRequest } from '../flows.js';
 import type { RedirectTarget } from '../redirect-source.js';
@@ -92,8 +92,10 @@ export class ClientConn implements ParserEvents {
     readonly ctx: ListenerContext,
     readonly socket: Duplex,
     readonly target: RedirectTarget,
-    readonly policy: ConnectionPolicy,
+    public policy: ConnectionPolicy,
     readonly flowCtx: FlowConnContext,
+    readonly query: ConnectionQuery,
+    public version: number | undefined,
   ) {
     this.parser = new Parser(TYPE_REQUEST, this);
     this.lastActive = ctx.now();

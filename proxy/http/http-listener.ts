@@ -15,7 +15,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { FlowSink } from '../../observe/index.js';
-import type { ConnectionPolicy, HttpRequestFacts, PolicyEngine, Verdict } from '../../policy/api.js';
+import type { ConnectionPolicy, ConnectionQuery, HttpRequestFacts, PolicyEngine, Verdict } from '../../policy/api.js';
 import { TendrilError } from '../../core/index.js';
 import { connContext, type DescribeEndpoint } from '../flows.js';
 import type { ProxyOptions } from '../options.js';
@@ -123,14 +123,16 @@ export class HttpListener implements ListenerContext {
     // Transparent mode may redirect egress to a non-endpoint (e.g. an FQDN peer): judge it by IP.
     const to = target.destination.endpoint ? { endpoint: target.destination.endpoint } : { ip: target.destination.ip };
     let policy: ConnectionPolicy;
+    const query: ConnectionQuery = { from, to, port: target.destination.port, protocol: 'TCP' };
+    const version = this.deps.engine.version;
     try {
-      policy = gateAuthentication(this.deps.engine.connection({ from, to, port: target.destination.port, protocol: 'TCP' }), target);
+      policy = gateAuthentication(this.deps.engine.connection(query), target);
     } catch (err) {
       this.log.error({ err }, 'BUG: policy engine threw for a connection; closing it');
       stream.destroy();
       return;
     }
-    const conn = new ClientConn(this, stream, target, policy, connContext(target, this.deps.describe, this.deps.nodeName, this.port));
+    const conn = new ClientConn(this, stream, target, policy, connContext(target, this.deps.describe, this.deps.nodeName, this.port), query, version);
     this.conns.add(conn);
   }
 
@@ -140,6 +142,16 @@ export class HttpListener implements ListenerContext {
    * denies the request instead of forwarding it unjudged.
    */
   judge(conn: JudgedConnection, facts: HttpRequestFacts): Verdict {
+    try {
+      const version = this.deps.engine.version;
+      if (version !== conn.version) {
+        conn.policy = gateAuthentication(this.deps.engine.connection(conn.query), conn.target);
+        conn.version = version;
+      }
+    } catch (err) {
+      this.log.error({ err }, 'BUG: policy engine threw for a connection; denying the request');
+      return { allowed: false, authRequired: false, l7: 'http', reason: 'policy engine error (request denied)' };
+    }
     const policy = conn.policy;
     if (!policy.verdict.allowed) return policy.verdict;
     try {

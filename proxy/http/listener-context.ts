@@ -4,7 +4,7 @@
  * CONNECT alike).
  */
 import type { FlowSink } from '../../observe/index.js';
-import type { ConnectionPolicy, HttpRequestFacts, Verdict } from '../../policy/api.js';
+import type { ConnectionPolicy, ConnectionQuery, HttpRequestFacts, Verdict } from '../../policy/api.js';
 import type { ProxyOptions } from '../options.js';
 import type { RedirectTarget } from '../redirect-source.js';
 import type { UpstreamPools } from './upstream-conn.js';
@@ -21,7 +21,10 @@ export interface HttpListenerStats {
 
 export interface JudgedConnection {
   target: RedirectTarget;
+  /** The connection's policy, taken from the engine at `version`; re-derived when the engine is swapped. */
   policy: ConnectionPolicy;
+  readonly query: ConnectionQuery;
+  version: number | undefined;
 }
 
 export interface ListenerContext {

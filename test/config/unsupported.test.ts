@@ -29,8 +29,6 @@ const redirect = (protocol: string): string =>
 
 /** Per table key: the `--set` values that ask for it and the key path the message must name. */
 const CASES: Array<{ key: string; sets: string[]; names: string }> = [
-  { key: 'mode', sets: ['mode=kubernetes'], names: 'mode' },
-  { key: 'k8sServiceHost', sets: ['k8sServiceHost=10.96.0.1'], names: 'k8sServiceHost' },
   { key: 'hubble.relay.enabled', sets: ['hubble.relay.enabled=true'], names: 'hubble.relay.enabled' },
   { key: 'hubble.ui.enabled', sets: ['hubble.ui.enabled=true'], names: 'hubble.ui.enabled' },
   { key: 'kubeProxyReplacement', sets: ['kubeProxyReplacement=true', 'datapath.enabled=false'], names: 'kubeProxyReplacement' },

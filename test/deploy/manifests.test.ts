@@ -1,98 +1,87 @@
-/**
- * The shipped manifests start as written or say plainly that they cannot (deploy/README.md): the
- * agent config that deploy/daemonset.yaml and the Helm chart's ConfigMap render is judged by the
- * real `tendril agent --check-config`, and the result is what deploy/README.md states. The chart
- * is rendered here by a small evaluator for exactly the template constructs the ConfigMap uses
- * (`.Values.x`, `quote`, `toYaml`, `omit`, `indent`); an unknown construct fails the test.
- */
+// The deployment manifests: every document validates against the Kubernetes OpenAPI schemas
+// (the kubernetes-models package, generated from the Kubernetes OpenAPI spec), the DaemonSet names
+// its capabilities instead of running privileged, RBAC grants the least verbs, and the agent
+// config the ConfigMap carries is accepted by `tendril agent --check-config`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse, parseAllDocuments, stringify } from 'yaml';
+import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { parseAllDocuments, parse } from 'yaml';
 import { TENDRIL_BIN } from '../helpers/agent.js';
 
-const REPO = new URL('../../', import.meta.url).pathname;
-const CHART = join(REPO, 'deploy/helm/tendril');
+const root = new URL('../../deploy/', import.meta.url);
+const read = (p: string): Record<string, any>[] =>
+  parseAllDocuments(readFileSync(new URL(p, root), 'utf8')).map((d) => d.toJS() as Record<string, any>).filter(Boolean);
 
-type Values = Record<string, unknown>;
+const MODELS: Record<string, [string, string]> = {
+  'v1/ServiceAccount': ['kubernetes-models/v1', 'ServiceAccount'],
+  'v1/ConfigMap': ['kubernetes-models/v1', 'ConfigMap'],
+  'apps/v1/DaemonSet': ['kubernetes-models/apps/v1', 'DaemonSet'],
+  'rbac.authorization.k8s.io/v1/ClusterRole': ['kubernetes-models/rbac.authorization.k8s.io/v1', 'ClusterRole'],
+  'rbac.authorization.k8s.io/v1/ClusterRoleBinding': ['kubernetes-models/rbac.authorization.k8s.io/v1', 'ClusterRoleBinding'],
+  'apiextensions.k8s.io/v1/CustomResourceDefinition': ['kubernetes-models/apiextensions.k8s.io/v1', 'CustomResourceDefinition'],
+};
 
-function lookup(values: Values, path: string): unknown {
-  let v: unknown = { Values: values, Release: { Namespace: 'kube-system', Name: 'tendril' } };
-  for (const k of path.replace(/^\./, '').split('.')) v = (v as Record<string, unknown>)?.[k];
-  return v;
+const docs = [...read('daemonset.yaml').map((d) => ['daemonset.yaml', d] as const), ...read('kubernetes/crds.yaml').map((d) => ['kubernetes/crds.yaml', d] as const)];
+
+for (const [file, doc] of docs) {
+  test(`${file}: ${doc.kind} ${doc.metadata?.name} validates against the Kubernetes OpenAPI schema`, async () => {
+    const entry = MODELS[`${doc.apiVersion}/${doc.kind}`];
+    assert.ok(entry, `no schema for ${doc.apiVersion}/${doc.kind}`);
+    const mod = (await import(entry[0])) as Record<string, new (d: unknown) => { validate(): void }>;
+    new mod[entry[1]]!(doc).validate();
+  });
 }
 
-/** Evaluates one `{{ ... }}` pipeline of the ConfigMap template. */
-function evalPipeline(expr: string, values: Values): string {
-  const stages = expr.split('|').map((s) => s.trim());
-  let cur: unknown;
-  const first = stages.shift()!;
-  let m: RegExpExecArray | null;
-  if ((m = /^toYaml \(omit (\.[\w.]+)((?: "[^"]+")+)\)$/.exec(first))) {
-    const obj = { ...(lookup(values, m[1]!) as Record<string, unknown>) };
-    for (const k of [...m[2]!.matchAll(/"([^"]+)"/g)].map((x) => x[1]!)) delete obj[k];
-    cur = stringify(obj).trimEnd();
-  } else if ((m = /^toYaml (\.[\w.]+)$/.exec(first))) {
-    cur = stringify(lookup(values, m[1]!)).trimEnd();
-  } else if (/^\.[\w.]+$/.test(first)) {
-    cur = lookup(values, first);
-  } else assert.fail(`template construct not understood by this test: {{ ${expr} }}`);
-  for (const s of stages) {
-    if (s === 'quote') cur = JSON.stringify(String(cur));
-    else if ((m = /^indent (\d+)$/.exec(s))) cur = String(cur).split('\n').map((l) => ' '.repeat(Number(m![1])) + l).join('\n');
-    else assert.fail(`template function not understood by this test: ${s}`);
-  }
-  return typeof cur === 'string' ? cur : String(cur);
-}
+test('the schema check can fail (a wrong field type is rejected)', async () => {
+  const ds = structuredClone(docs.find(([, d]) => d.kind === 'DaemonSet')![1]);
+  ds.spec.template.spec.containers[0].securityContext.capabilities.add = [7];
+  const { DaemonSet } = await import('kubernetes-models/apps/v1');
+  assert.throws(() => new DaemonSet(ds as never).validate(), /capabilities\/add\/0 must be string/);
+});
 
-function renderTemplate(text: string, values: Values): string {
-  return text.replace(/\{\{-?\s*(.*?)\s*-?\}\}/g, (_, e: string) => evalPipeline(e, values));
-}
+test('DaemonSet: not privileged, capabilities named, probes, SPIRE socket and bpffs mounted', () => {
+  const ds = docs.find(([, d]) => d.kind === 'DaemonSet')![1];
+  const c = ds.spec.template.spec.containers[0];
+  assert.equal(c.securityContext.privileged, false);
+  assert.deepEqual(c.securityContext.capabilities.drop, ['ALL']);
+  assert.deepEqual([...c.securityContext.capabilities.add].sort(), ['BPF', 'NET_ADMIN', 'NET_RAW', 'PERFMON', 'SYS_ADMIN', 'SYS_RESOURCE']);
+  assert.equal(c.readinessProbe.httpGet.path, '/readyz');
+  assert.equal(c.livenessProbe.httpGet.path, '/healthz');
+  const mounts = Object.fromEntries(c.volumeMounts.map((m: { name: string; mountPath: string }) => [m.name, m.mountPath]));
+  assert.equal(mounts['spire-agent-socket'], '/run/spire/sockets');
+  assert.equal(mounts.bpffs, '/sys/fs/bpf');
+});
 
-function configMapConfig(manifest: string): string {
-  for (const doc of parseAllDocuments(manifest)) {
-    const o = doc.toJS() as { kind?: string; data?: Record<string, string> } | null;
-    if (o?.kind === 'ConfigMap' && o.data?.['tendril.yaml']) return o.data['tendril.yaml'];
-  }
-  assert.fail('no ConfigMap with tendril.yaml');
-}
+test('ClusterRole: list/watch on what the agent watches, patch only on policy status, nothing else', () => {
+  const role = docs.find(([, d]) => d.kind === 'ClusterRole')![1];
+  const grants = new Map<string, string[]>();
+  for (const r of role.rules) for (const g of r.apiGroups) for (const res of r.resources) grants.set(`${g}/${res}`, r.verbs);
+  const watched = ['/pods', '/namespaces', '/services', '/nodes', '/serviceaccounts', 'discovery.k8s.io/endpointslices', 'networking.k8s.io/networkpolicies', 'cilium.io/ciliumnetworkpolicies', 'cilium.io/ciliumclusterwidenetworkpolicies'];
+  for (const w of watched) assert.deepEqual(grants.get(w), ['list', 'watch'], w);
+  assert.deepEqual(grants.get('cilium.io/ciliumnetworkpolicies/status'), ['patch']);
+  assert.deepEqual(grants.get('cilium.io/ciliumclusterwidenetworkpolicies/status'), ['patch']);
+  assert.equal(grants.size, watched.length + 2, 'no other resources');
+});
 
-async function checkConfig(config: string, t: { after(fn: () => void): void }): Promise<{ code: number; out: string }> {
+test('the ConfigMap config is accepted by tendril agent --check-config', (t) => {
+  const cm = docs.find(([, d]) => d.kind === 'ConfigMap')![1];
   const dir = mkdtempSync(join(tmpdir(), 'tendril-deploy-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'tendril.yaml');
-  writeFileSync(file, config);
-  const child = spawn(process.execPath, [TENDRIL_BIN, 'agent', '--check-config', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d));
-  child.stderr!.on('data', (d: Buffer) => (out += d));
-  const [code] = (await once(child, 'exit')) as [number];
-  return { code, out };
-}
-
-const README = readFileSync(join(REPO, 'deploy/README.md'), 'utf8');
-
-test('deploy/daemonset.yaml: the agent refuses its config naming mode, as deploy/README.md says', async (t) => {
-  const config = configMapConfig(readFileSync(join(REPO, 'deploy/daemonset.yaml'), 'utf8'));
-  assert.equal((parse(config) as { mode: string }).mode, 'kubernetes');
-  const r = await checkConfig(config, t);
-  assert.equal(r.code, 2, r.out);
-  assert.match(r.out, /^\s+mode: /m, r.out);
-  assert.match(README, /cannot start/);
+  writeFileSync(file, cm.data['tendril.yaml']);
+  const r = spawnSync(process.execPath, [TENDRIL_BIN, 'agent', '--check-config', '--config', file], { encoding: 'utf8', env: { ...process.env, TENDRIL__NODENAME: 'node-1' } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /configuration is valid/);
+  assert.equal(parse(cm.data['tendril.yaml']).mode, 'kubernetes');
 });
 
-test('Helm chart: the rendered ConfigMap is refused naming mode, as deploy/README.md says', async (t) => {
-  const values = parse(readFileSync(join(CHART, 'values.yaml'), 'utf8')) as Values;
-  const rendered = renderTemplate(readFileSync(join(CHART, 'templates/configmap.yaml'), 'utf8'), values);
-  const config = configMapConfig(rendered);
-  const parsed = parse(config) as Record<string, unknown>;
-  assert.equal(parsed.mode, 'kubernetes');
-  assert.deepEqual(parsed.encryption, values.encryption, 'the chart passes its values through');
-  const r = await checkConfig(config, t);
-  assert.equal(r.code, 2, r.out);
-  assert.match(r.out, /^\s+mode: /m, r.out);
+test('Helm values follow the seed keys', () => {
+  const values = parse(readFileSync(new URL('helm/tendril/values.yaml', root), 'utf8')) as Record<string, any>;
+  for (const k of ['kubeProxyReplacement', 'k8sServiceHost', 'k8sServicePort']) assert.ok(k in values, k);
+  for (const k of ['enabled', 'relay', 'ui', 'metrics']) assert.ok(k in values.hubble, `hubble.${k}`);
+  for (const k of ['enabled', 'type']) assert.ok(k in values.encryption, `encryption.${k}`);
+  assert.deepEqual(readFileSync(new URL('helm/tendril/crds/cilium-policies.yaml', root), 'utf8'), readFileSync(new URL('kubernetes/crds.yaml', root), 'utf8'), 'the chart ships the same CRDs');
 });
