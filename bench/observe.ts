@@ -166,7 +166,7 @@ async function storeRecordPath(path: string, n: number): Promise<number> {
   // Built before the clock starts, as the generic path's flows are.
   const recs: HttpFlowRecord[] = [];
   for (let j = 0; j < n; j++) {
-    recs.push({ conn, kind: j % 2 === 0 ? 0 : 2, time: formatFlowTime(nowNs()), uuid: randomUUID(), method: 'GET', url: `http://payment-service/api/v1/payments/P${j % 100}`, protocol: 'HTTP/1.1', outcome, code: 200, latencyNs: 1_000_000, verdict: 'FORWARDED', reason: '' });
+    recs.push({ conn, kind: j % 2 === 0 ? 0 : 2, time: formatFlowTime(nowNs()), uuid: randomUUID(), method: 'GET', url: `http://payment-service/api/v1/payments/P${j % 100}`, protocol: 'HTTP/1.1', outcome, code: 200, latencyNs: 1_000_000, verdict: 'FORWARDED', reason: '', authFailed: false });
   }
   const flows = recs.map(buildHttpFlow);
   let mainMs = 0;

@@ -67,6 +67,8 @@ export interface HttpFlowRecord {
   verdict: Verdict;
   /** kind 1: why the request was rejected; kind 2 not FORWARDED: the reason. */
   reason: string;
+  /** kind 2 DROPPED: the denial was for want of mutual authentication (AUTH_REQUIRED). */
+  authFailed: boolean;
 }
 
 /** Builds the Flow a record stands for (one object literal, fixed key order). */
@@ -101,6 +103,6 @@ export function buildHttpFlow(r: HttpFlowRecord): Flow {
     return flow;
   }
   if (verdict !== 'FORWARDED') flow.policy_log = [r.reason];
-  if (verdict === 'DROPPED') flow.drop_reason_desc = 'POLICY_DENIED';
+  if (verdict === 'DROPPED') flow.drop_reason_desc = r.authFailed ? 'AUTH_REQUIRED' : 'POLICY_DENIED';
   return flow;
 }

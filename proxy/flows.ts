@@ -84,6 +84,7 @@ function record(ctx: FlowConnContext, kind: 0 | 1 | 2, req: FlowRequest): HttpFl
     latencyNs: 0,
     verdict: 'FORWARDED',
     reason: '',
+    authFailed: false,
   };
 }
 
@@ -111,13 +112,16 @@ export function responseRecord(
   req: FlowRequest,
   code: number,
   latencyNs: number,
-  outcome: { verdict: 'FORWARDED' } | { verdict: 'DROPPED' | 'ERROR'; reason: string },
+  outcome: { verdict: 'FORWARDED' } | { verdict: 'DROPPED' | 'ERROR'; reason: string; authFailed?: boolean },
 ): HttpFlowRecord {
   const r = record(ctx, 2, req);
   r.code = code;
   r.latencyNs = latencyNs;
   r.verdict = outcome.verdict;
-  if (outcome.verdict !== 'FORWARDED') r.reason = outcome.reason;
+  if (outcome.verdict !== 'FORWARDED') {
+    r.reason = outcome.reason;
+    r.authFailed = outcome.authFailed === true;
+  }
   return r;
 }
 
@@ -144,7 +148,7 @@ export function responseFlow(
   req: FlowRequest,
   code: number,
   latencyNs: number,
-  outcome: { verdict: 'FORWARDED' } | { verdict: 'DROPPED' | 'ERROR'; reason: string },
+  outcome: { verdict: 'FORWARDED' } | { verdict: 'DROPPED' | 'ERROR'; reason: string; authFailed?: boolean },
 ): Flow {
   return buildHttpFlow(responseRecord(ctx, req, code, latencyNs, outcome));
 }

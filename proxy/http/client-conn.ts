@@ -18,6 +18,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ConnectionPolicy, ConnectionQuery, HttpRequestFacts, Verdict } from '../../policy/api.js';
 import { proxyResponseBytes } from '../deny.js';
+import { isAuthDenial } from '../auth-gate.js';
 import { emitHttpFlow, malformedRecord, requestRecord, responseRecord, type FlowConnContext, type FlowRequest } from '../flows.js';
 import type { RedirectTarget } from '../redirect-source.js';
 import type { UpstreamFailure } from '../upstream.js';
@@ -346,7 +347,7 @@ export class ClientConn implements ParserEvents {
       ctx.stats.denied++;
       const bodyDone = !hasBody || (!expectContinue && !v!.chunked && (v!.contentLength ?? 0) <= DRAIN_LIMIT_BYTES);
       const close = !bodyDone || upgrade || method === 'CONNECT' || !this.keepAlive;
-      if (fr !== null) emitHttpFlow(ctx.flows, responseRecord(this.flowCtx, fr, 403, Number(process.hrtime.bigint() - startNs), { verdict: 'DROPPED', reason: verdict.reason }));
+      if (fr !== null) emitHttpFlow(ctx.flows, responseRecord(this.flowCtx, fr, 403, Number(process.hrtime.bigint() - startNs), { verdict: 'DROPPED', reason: verdict.reason, authFailed: isAuthDenial(verdict) }));
       if (close) {
         this.answerAndClose(403, method === 'HEAD');
         return HPE.USER;

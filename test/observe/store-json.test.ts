@@ -74,6 +74,7 @@ function rec(c: HttpFlowConn, kind: 0 | 1 | 2, method: string, path: string, ext
     latencyNs: 0,
     verdict: 'FORWARDED',
     reason: '',
+    authFailed: false,
     ...extra,
   };
 }
@@ -91,6 +92,9 @@ function kinds(): Record<string, { rec: HttpFlowRecord | null; flow: Flow }[]> {
     denial: [
       http(rec(c, 0, 'DELETE', '/api/v1/payments', { outcome: outcomeFromVerdict(denied) })),
       http(rec(c, 2, 'DELETE', '/api/v1/payments', { code: 403, latencyNs: 40_000, verdict: 'DROPPED', reason: denied.reason })),
+    ],
+    'authentication denial': [
+      http(rec(c, 2, 'GET', '/api/v1/payments/P1', { code: 403, latencyNs: 40_000, verdict: 'DROPPED', reason: 'authentication required', authFailed: true })),
     ],
     malformed: [http(rec(c, 1, 'GET', '/a\u00e9"\\b', { code: 400, reason: 'invalid header name "x y"' }))],
     'L4 drop': [

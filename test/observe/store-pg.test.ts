@@ -147,7 +147,7 @@ test('StoreSink writes to PostgreSQL from its thread; stored JSON is JSON.string
   const outcome = outcomeFromVerdict({ allowed: true, authRequired: false, l7: 'http', reason: 'allowed by payments/allow', policy: 'payments/allow', rule: 'ingress[0]' });
   const recs: HttpFlowRecord[] = [];
   for (let i = 0; i < 600; i++) {
-    recs.push({ conn, kind: i % 2 === 0 ? 0 : 2, time: formatFlowTime(BigInt(endMs - i) * 1_000_000n), uuid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, method: 'GET', url: `http://payment/p/${i}`, protocol: 'HTTP/1.1', outcome, code: 200, latencyNs: 1000, verdict: 'FORWARDED', reason: '' });
+    recs.push({ conn, kind: i % 2 === 0 ? 0 : 2, time: formatFlowTime(BigInt(endMs - i) * 1_000_000n), uuid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, method: 'GET', url: `http://payment/p/${i}`, protocol: 'HTTP/1.1', outcome, code: 200, latencyNs: 1000, verdict: 'FORWARDED', reason: '', authFailed: false });
   }
   const want = new Map<string, string>();
   for (const f of generic) {

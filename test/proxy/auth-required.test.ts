@@ -51,6 +51,9 @@ function assertAuthDrop(flows: Array<Record<string, any>>): void {
   assert.deepEqual(req.ingress_denied_by?.[0] && { namespace: req.ingress_denied_by[0].namespace, name: req.ingress_denied_by[0].name }, AUTH_POLICY);
   assert.equal(req.source.pod_name, 'checkout-service-0');
   for (const f of flows) assert.equal(f.auth_type, undefined, 'nothing was authenticated: no auth_type');
+  const res = flows.find((f) => f.l7?.type === 'RESPONSE');
+  assert.ok(res, 'a response flow for the 403');
+  assert.equal(res.drop_reason_desc, 'AUTH_REQUIRED', 'the 403 response flow says why too');
 }
 
 test('tendril proxy on the auth example: unauthenticated checkout gets 403 and an AUTH_REQUIRED drop', { timeout: 40_000 }, async (t) => {
