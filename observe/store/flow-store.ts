@@ -32,7 +32,7 @@ export class FlowStore {
       this.db.exec(DDL);
       const v = this.db.prepare(`SELECT value FROM meta WHERE key = 'schema_version'`).get() as { value: string } | undefined;
       if (v && Number(v.value) !== SCHEMA_VERSION) {
-        throw new TendrilError('TND_OBSERVE_STORE', `${path}: flow store schema version ${v.value}, this build needs ${SCHEMA_VERSION}; move the file away to start a new store`, { file: path });
+        throw new TendrilError('TND_OBSERVE_STORE', `${path}: flow store schema version ${v.value}, this version needs ${SCHEMA_VERSION}; move the file away to start a new store`, { file: path });
       }
       this.db.prepare(`INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)`).run(String(SCHEMA_VERSION));
     } catch (err) {

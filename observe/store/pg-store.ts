@@ -96,7 +96,7 @@ export class PgFlowStore {
       await client.query(PG_DDL);
       const v = await client.query<{ value: string }>(`SELECT value FROM meta WHERE key = 'schema_version'`);
       if (v.rows[0] && Number(v.rows[0].value) !== SCHEMA_VERSION) {
-        throw new TendrilError('TND_OBSERVE_STORE', `${location}: flow store schema version ${v.rows[0].value}, this build needs ${SCHEMA_VERSION}; use another database`, { url: location });
+        throw new TendrilError('TND_OBSERVE_STORE', `${location}: flow store schema version ${v.rows[0].value}, this version needs ${SCHEMA_VERSION}; use another database`, { url: location });
       }
       await client.query(`INSERT INTO meta (key, value) VALUES ('schema_version', $1) ON CONFLICT DO NOTHING`, [String(SCHEMA_VERSION)]);
       await client.query('COMMIT');

@@ -1,5 +1,5 @@
 /**
- * The DNS proxy's flows (Hubble's `l7.dns`, shared/spec/hubble-compat.md; docs/dns.md "Flows"):
+ * The DNS proxy's flows (Hubble's `l7.dns`, docs/reference/hubble-compat.md; docs/dns.md "Flows"):
  * a REQUEST flow per admitted query (FORWARDED, or DROPPED with the deciding policy), a
  * RESPONSE flow per relayed answer (rcode, IPs, TTL, CNAMEs, RR types, latency), an ERROR
  * response flow when the upstream failed, and a DROPPED flow (INVALID_PACKET_DROPPED) for a

@@ -1,5 +1,5 @@
 /**
- * `tendril proxy --protocol dns` as shared/spec/proxy-contract.md says: UDP and TCP at --listen,
+ * `tendril proxy --protocol dns` as docs/reference/proxy-contract.md says: UDP and TCP at --listen,
  * the source's egress rules.dns toward --destination judged, REFUSED for denied names, flows as
  * JSON lines with `l7.dns`, exit 0 on SIGTERM; a bad --dns-reject-response-code exits 2.
  */
