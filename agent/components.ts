@@ -15,7 +15,7 @@ import { datapathComponent } from '../datapath/index.js';
 import { ChainedRedirectSource } from '../datapath/redirect-chain.js';
 import type { LoadedPolicy } from './policy-source.js';
 import { VERSION } from './cli/version.js';
-import { encryptionComponent } from './encryption.js';
+import { encryptionComponent, worldNodeList } from './encryption.js';
 import { dnsComponent } from './dns.js';
 import { identityMetrics, identityWiring } from './identity.js';
 
@@ -77,7 +77,13 @@ export function buildComponents(ctx: { config: Config; log: Logger; policy: Load
     dnsComponent({ config, log, policy, flows: () => sinkRef.sink }),
   ];
   const encryption = encryptionComponent({ config, log, worldNodes: policy.world.nodes });
-  if (encryption) components.push(encryption);
+  if (encryption) {
+    components.push(encryption);
+    // Peers follow the node list (world.yaml or the Kubernetes Node watch) as it changes.
+    policy.onChange((world) => {
+      encryption.setNodes(worldNodeList(world.nodes)).catch((err: unknown) => log.warn({ err }, 'WireGuard peer reconciliation failed'));
+    });
+  }
   if (identity) components.push(...identity.components);
   return components;
 }
