@@ -106,6 +106,7 @@ export class Reflector {
     while (!this.stopped) {
       try {
         if (this.needList) await this.list();
+        if (this.stopped) return; // stopped while listing: open no watch
         const outcome = await this.watchOnce();
         if (outcome === 'gone') {
           this.stats.relistsAfterGone++;

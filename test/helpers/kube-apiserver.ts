@@ -8,7 +8,7 @@
  */
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -67,6 +67,8 @@ export function makeTls(host: string): Tls {
 
 export class FakeApiServer {
   private server: https.Server | null = null;
+  private stopping = false;
+  private readonly sockets = new Set<Socket>();
   private rv = 100;
   /** Watches before this resourceVersion get 410 Gone. */
   private compactedAt = 0;
@@ -90,6 +92,12 @@ export class FakeApiServer {
 
   async start(host: string): Promise<void> {
     this.server = https.createServer({ cert: this.tls.cert, key: this.tls.key }, (req, res) => this.handle(req, res));
+    // Every socket is tracked so stop() ends them all, including one a client opens while stopping.
+    this.server.on('connection', (sock: Socket) => {
+      if (this.stopping) return void sock.destroy();
+      this.sockets.add(sock);
+      sock.on('close', () => this.sockets.delete(sock));
+    });
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
       this.server!.listen(0, host, () => resolve());
@@ -98,9 +106,11 @@ export class FakeApiServer {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     for (const w of this.watchers) w.res.destroy();
     this.watchers.clear();
     this.server?.closeAllConnections();
+    for (const sock of this.sockets) sock.destroy();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
   }
 
