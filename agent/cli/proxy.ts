@@ -26,11 +26,8 @@ interface ProxyCliOptions {
   dnsRejectResponseCode: string;
 }
 
-/** `--protocol dns`: UDP and TCP at --listen, judged against the source's egress rules.dns (docs/dns.md). */
-async function runDnsProxy(opts: ProxyCliOptions, io: CliIO): Promise<void> {
-  if (opts.dnsRejectResponseCode !== 'refused' && opts.dnsRejectResponseCode !== 'nameError') {
-    throw new CliExit(EXIT.USAGE, `error: TND_CLI_USAGE: --dns-reject-response-code must be refused or nameError, got ${JSON.stringify(opts.dnsRejectResponseCode)}`);
-  }
+/** What both proxy kinds load from the flags: policies, world, addresses, the logger and the flow sink (exit 2 on bad input). */
+async function loadProxyInputs(opts: ProxyCliOptions, io: CliIO) {
   const [policyLib, proxyLib, observeLib, { default: pino }] = await Promise.all([
     import('../../policy/index.js'),
     import('../../proxy/index.js'),
@@ -59,6 +56,15 @@ async function runDnsProxy(opts: ProxyCliOptions, io: CliIO): Promise<void> {
   const log = pino({ level: opts.logLevel, base: { pid: process.pid } }, io.stderr as unknown as NodeJS.WritableStream & { write(s: string): boolean });
   const flowStream = opts.flows === undefined ? null : opts.flows === '-' ? io.stdout : createWriteStream(opts.flows, { flags: 'w' });
   const sink = flowStream ? new observeLib.JsonLinesSink(flowStream as NodeJS.WritableStream as import('node:stream').Writable) : observeLib.NULL_SINK;
+  return { policyLib, proxyLib, observeLib, engine, world, listen, dst, upstream, log, sink, flowStream };
+}
+
+/** `--protocol dns`: UDP and TCP at --listen, judged against the source's egress rules.dns (docs/dns.md). */
+async function runDnsProxy(opts: ProxyCliOptions, io: CliIO): Promise<void> {
+  if (opts.dnsRejectResponseCode !== 'refused' && opts.dnsRejectResponseCode !== 'nameError') {
+    throw new CliExit(EXIT.USAGE, `error: TND_CLI_USAGE: --dns-reject-response-code must be refused or nameError, got ${JSON.stringify(opts.dnsRejectResponseCode)}`);
+  }
+  const { policyLib, proxyLib, observeLib, engine, world, listen, dst, upstream, log, sink, flowStream } = await loadProxyInputs(opts, io);
   let current: import('../../policy/api.js').PolicyEngine = engine;
   const cache = new proxyLib.FqdnCache();
   cache.onChange((names) => {
@@ -141,34 +147,7 @@ export function registerProxy(program: Command, io: CliIO): void {
       if (opts.backslash !== 'reject' && opts.backslash !== 'slash') {
         throw new CliExit(EXIT.USAGE, `error: TND_CLI_USAGE: --backslash must be reject or slash, got ${JSON.stringify(opts.backslash)}`);
       }
-      const [policyLib, proxyLib, observeLib, { default: pino }] = await Promise.all([
-        import('../../policy/index.js'),
-        import('../../proxy/index.js'),
-        import('../../observe/index.js'),
-        import('pino'),
-      ]);
-      let engine;
-      let world;
-      let listen;
-      let dst;
-      let upstream;
-      try {
-        listen = proxyLib.parseAddress(opts.listen, '--listen', true);
-        dst = proxyLib.parseDestination(opts.destination, '--destination');
-        upstream = proxyLib.parseAddress(opts.upstream, '--upstream');
-        const set = policyLib.loadPolicies(opts.policies);
-        world = policyLib.loadWorld(opts.world);
-        engine = policyLib.createEngine({ policies: set, world });
-        for (const w of set.warnings) io.stderr.write(`warning: ${w.message}\n`);
-      } catch (err) {
-        inputError(err);
-      }
-      if (!world.byId.has(dst.endpoint)) {
-        throw new CliExit(EXIT.USAGE, `error: TND_CLI_USAGE: --destination: endpoint ${dst.endpoint} is not in ${opts.world}`);
-      }
-      const log = pino({ level: opts.logLevel, base: { pid: process.pid } }, io.stderr as unknown as NodeJS.WritableStream & { write(s: string): boolean });
-      const flowStream = opts.flows === undefined ? null : opts.flows === '-' ? io.stdout : createWriteStream(opts.flows, { flags: 'w' });
-      const sink = flowStream ? new observeLib.JsonLinesSink(flowStream as NodeJS.WritableStream as import('node:stream').Writable) : observeLib.NULL_SINK;
+      const { policyLib, proxyLib, observeLib, engine, world, listen, dst, upstream, log, sink, flowStream } = await loadProxyInputs(opts, io);
       const e = engine;
       const dstIp = world.byId.get(dst.endpoint)?.ips[0];
       let proxy;
