@@ -34,7 +34,7 @@ export function buildComponents(ctx: { config: Config; log: Logger; policy: Load
   const datapath = datapathComponent({ config, log, policy, flows: sinkRef.sink });
   const describe = describeFromWorld(policy.world, endpointIdentityNumbers(policy.world));
   const identity = config.identity.enabled
-    ? identityWiring({ config, log, world: policy.world, redirects, flows: () => sinkRef.sink, describe, judge: (q) => policy.engine.connection(q).verdict })
+    ? identityWiring({ config, log, world: policy.world, redirects, flows: () => sinkRef.sink, describe, judge: (q) => policy.engine.connection(q).verdict, transparent: () => datapath.datapath?.redirectSource() ?? null })
     : null;
   if (identity) for (const m of identityMetrics) observability.metrics?.registry.registerMetric(m);
   const proxied = identity ? identity.localRedirects : redirects;

@@ -16,12 +16,13 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import type { FlowSink } from '../observe/index.js';
 import type { PolicyEngine } from '../policy/api.js';
-import { endpointIdentityNumbers, type World } from '../policy/index.js';
+import { Engine, endpointIdentityNumbers, type World } from '../policy/index.js';
 import { TendrilError } from '../core/index.js';
 import { PROTO } from '../native/index.js';
 import { Datapath } from './datapath.js';
 import type { RedirectEntry } from './policy-maps.js';
 import { datapathUnsupportedReason } from './support.js';
+import { authPorts, tunnelRedirects } from './tunnel-redirects.js';
 
 export { FIRST_ENDPOINT_IDENTITY } from '../policy/index.js';
 
@@ -67,6 +68,30 @@ export function standaloneRedirects(config: Config, ids: Map<string, { identity:
   });
 }
 
+/**
+ * With identity on, connections that require mutual authentication are redirected to the
+ * outbound tunnel listener (datapath/tunnel-redirects.ts); a standalone redirect for the same
+ * (destination, port) keeps its own listener.
+ */
+function withTunnelRedirects(args: DatapathComponentArgs, ids: Map<string, { identity: number }>, standalone: RedirectEntry[]): RedirectEntry[] {
+  const idc = args.config.identity;
+  if (!idc.enabled) return standalone;
+  const m = /^(.+):(\d+)$/.exec(idc.tunnel.outbound);
+  if (!m) throw new TendrilError('TND_CONFIG_INVALID', `identity.tunnel.outbound: must be <ip>:<port>, got "${idc.tunnel.outbound}"`, { field: 'identity.tunnel.outbound' });
+  const engine = args.policy.engine;
+  const rules = engine instanceof Engine ? engine.policies.rules : [];
+  const taken = new Set(standalone.map((r) => `${r.srcIdentity}/${r.dstIdentity}/${r.port}/${r.proto}`));
+  const tunnel = tunnelRedirects({
+    engine,
+    world: args.policy.world,
+    nodeName: args.config.nodeName,
+    ids,
+    ports: authPorts(rules),
+    listen: { ip: m[1]!, port: Number(m[2]) },
+  }).filter((r) => !taken.has(`${r.srcIdentity}/${r.dstIdentity}/${r.port}/${r.proto}`));
+  return [...standalone, ...tunnel];
+}
+
 export function datapathComponent(args: DatapathComponentArgs): DatapathComponent {
   const log = args.log.child({ component: 'datapath' });
   let dp: Datapath | null = null;
@@ -99,7 +124,7 @@ export function datapathComponent(args: DatapathComponentArgs): DatapathComponen
         dp.onDrop((flow) => args.flows.emit(flow));
         const ids = endpointIdentities(args.policy.world);
         for (const { identity, ips } of ids.values()) for (const ip of ips) dp.policy.setIdentity(ip, identity);
-        dp.policy.setRedirects(standaloneRedirects(args.config, ids));
+        dp.policy.setRedirects(withTunnelRedirects(args, ids, standaloneRedirects(args.config, ids)));
       } catch (err) {
         dp.close();
         dp = null;

@@ -28,6 +28,11 @@ export interface TunnelOutboundDeps {
   trustDomain: string;
   /** `<namespace>/<pod>` → its namespace and service account. */
   endpoint: (id: string) => OutboundEndpoint | null;
+  /**
+   * True when a destination endpoint runs on this node: no tunnel authenticates same-node
+   * traffic, so such a connection is refused (docs/identity.md "Same-node traffic").
+   */
+  isLocal?: (destinationEndpoint: string) => boolean;
   /** The tunnel listener of the node hosting a destination endpoint, or null. */
   peerFor: (destinationEndpoint: string) => { host: string; port: number } | null;
   flows: FlowSink;
@@ -118,6 +123,9 @@ export class TunnelOutbound {
     const srcId = workloadId(this.deps.trustDomain, src.namespace, src.serviceAccount);
     const svid = this.deps.store.get(srcId);
     if (!svid) return this.refuse(socket, target, `source ${target.source.endpoint} has no valid SVID (${srcId})`);
+    if (target.destination.endpoint && this.deps.isLocal?.(target.destination.endpoint)) {
+      return this.refuse(socket, target, `destination ${target.destination.endpoint} is on this node: no tunnel authenticates same-node traffic`);
+    }
     const dst = target.destination.endpoint ? this.deps.endpoint(target.destination.endpoint) : null;
     const peer = target.destination.endpoint ? this.deps.peerFor(target.destination.endpoint) : null;
     if (!dst || !peer) return this.refuse(socket, target, `destination ${target.destination.endpoint ?? target.destination.ip} is not a pod on a known node`);
