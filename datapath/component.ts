@@ -10,6 +10,8 @@
  * Standalone redirects: each `standalone.redirects[i]` (listen, destination ns/pod:port) becomes a
  * connect4 redirect {any source -> that pod's identity, port} -> the listener, so any process in
  * the agent cgroup that dials the pod address lands on the proxy listener transparently.
+ * With identity on, (destination, port) pairs that require authentication are redirected to the
+ * outbound tunnel listener (datapath/tunnel-redirects.ts, docs/identity.md).
  */
 import { basename } from 'node:path';
 import type { Logger } from 'pino';
