@@ -180,10 +180,22 @@ export function identityWiring(args: {
     log,
   });
   const tunnelClient = new TunnelClient(store, onEvent);
-  const outboundAt = (listen: { host: string; port: number }, redirects: RedirectSource): TunnelOutbound =>
+  const outboundAt = (listen: { host: string; port: number }, redirects: RedirectSource, transparent = false): TunnelOutbound =>
     new TunnelOutbound({
       listen,
       redirects,
+      // A datapath redirect stands for every source: one the policy allows without
+      // authentication keeps its plain TCP path (docs/identity.md, Transparent connections).
+      ...(transparent
+        ? {
+            plaintextAllowed: (t: RedirectTarget) => {
+              if (!t.destination.endpoint) return false;
+              const from = t.source.endpoint ? { endpoint: t.source.endpoint } : { entity: 'world' as const };
+              const v = args.judge({ from, to: { endpoint: t.destination.endpoint }, port: t.destination.port, protocol: 'TCP' });
+              return v.allowed && !v.authRequired;
+            },
+          }
+        : {}),
       store,
       client: tunnelClient,
       trustDomain: idc.trustDomain,
@@ -215,7 +227,7 @@ export function identityWiring(args: {
       di.start();
       await server.start();
       const transparent = args.transparent?.() ?? null;
-      if (transparent) outbound.push(outboundAt({ host: transparentListen.host, port: transparentListen.port }, transparent));
+      if (transparent) outbound.push(outboundAt({ host: transparentListen.host, port: transparentListen.port }, transparent, true));
       for (const o of outbound) await o.start();
       log.info({ tunnel: `${server.address.host}:${server.address.port}`, outbound: outbound.map((o) => `${o.address.host}:${o.address.port}`) }, 'identity and tunnel started');
     },
@@ -249,7 +261,7 @@ export function identityWiring(args: {
         rotations: store.rotations,
         tunnel: {
           ...server.status(),
-          outbound: outbound.map((o) => ({ listen: `${o.address.host}:${o.address.port}`, ...o.stats })),
+          outbound: outbound.map((o) => ({ listen: `${o.address.host}:${o.address.port}`, ...o.stats, plaintext: o.plaintext })),
           clientSessions: tunnelClient.sessions(),
           handshakes: tunnelClient.handshakes,
           handshakeFailures: tunnelClient.handshakeFailures + server.stats.handshakeFailures,

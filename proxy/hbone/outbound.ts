@@ -33,6 +33,12 @@ export interface TunnelOutboundDeps {
    * traffic, so such a connection is refused (docs/identity.md "Same-node traffic").
    */
   isLocal?: (destinationEndpoint: string) => boolean;
+  /**
+   * True when the policy allows this connection without authentication (a datapath redirect is
+   * per destination and port, not per source): it is then passed to `target.upstream` as plain
+   * TCP, exactly as without the redirect. Absent: every connection needs the tunnel.
+   */
+  plaintextAllowed?: (target: RedirectTarget) => boolean;
   /** The tunnel listener of the node hosting a destination endpoint, or null. */
   peerFor: (destinationEndpoint: string) => { host: string; port: number } | null;
   flows: FlowSink;
@@ -51,6 +57,8 @@ export class TunnelOutbound {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
   readonly stats: TunnelOutboundStats = { connections: 0, tunnelled: 0, refused: 0 };
+  /** Connections passed as plain TCP (`plaintextAllowed`). */
+  plaintext = 0;
   private port = 0;
 
   constructor(private readonly deps: TunnelOutboundDeps) {
@@ -102,6 +110,21 @@ export class TunnelOutbound {
     socket.resetAndDestroy();
   }
 
+  private passPlain(socket: net.Socket, target: RedirectTarget): void {
+    const up = net.connect({ host: target.upstream.host, port: target.upstream.port });
+    up.on('error', () => socket.resetAndDestroy());
+    socket.on('error', () => up.destroy());
+    up.once('close', () => socket.destroy());
+    socket.once('close', () => up.destroy());
+    up.once('connect', () => {
+      this.plaintext++;
+      this.flow(target, 'FORWARDED', 'TCP allowed without authentication: not tunnelled', false);
+      socket.pipe(up);
+      up.pipe(socket);
+      socket.resume();
+    });
+  }
+
   private onConnection(socket: net.Socket): void {
     this.stats.connections++;
     this.sockets.add(socket);
@@ -118,6 +141,7 @@ export class TunnelOutbound {
       return;
     }
     const target = t;
+    if (this.deps.plaintextAllowed?.(target)) return this.passPlain(socket, target);
     const src = target.source.endpoint ? this.deps.endpoint(target.source.endpoint) : null;
     if (!src) return this.refuse(socket, target, `source ${target.source.ip} is not a pod: only pods have SVIDs`);
     const srcId = workloadId(this.deps.trustDomain, src.namespace, src.serviceAccount);

@@ -8,8 +8,10 @@
  * carries it through the mTLS tunnel, so node-b's proxy judges it (allowed path 200, /admin 403).
  * A pod without an SVID is refused (DROPPED, AUTH_REQUIRED), never sent in plaintext; plaintext
  * that reaches node-b's proxy is denied there. A same-node destination whose policy requires
- * authentication (ledger on node-a) is refused: no tunnel authenticates same-node traffic.
+ * authentication (ledger on node-a) is refused: no tunnel authenticates same-node traffic, while
+ * a source allowed there without authentication keeps its plain TCP path.
  */
+import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -56,6 +58,9 @@ spec:
   ingress:
   - fromEndpoints: [{matchLabels: {app: checkout-service, k8s:io.kubernetes.pod.namespace: checkout}}]
     authentication: {mode: required}
+    toPorts:
+    - ports: [{port: "9090", protocol: TCP}]
+  - fromEndpoints: [{matchLabels: {app: rogue-service}}]
     toPorts:
     - ports: [{port: "9090", protocol: TCP}]
 `;
@@ -140,7 +145,10 @@ test('transparent connections that require authentication: tunnel to another nod
           ]
         : ['datapath.enabled=false', `standalone.redirects=[{listen: "${NODE_B}:15080", destination: "payments/payment-service-0:8080", upstream: "${PAY}:8080"}]`]),
     ];
-    const child = net.spawn(`node${n}`, process.execPath, [TENDRIL_BIN, 'agent', ...sets.flatMap((s) => ['--set', s])]);
+    // node-a's agent stays outside the pod cgroup its datapath attaches to, as on a real node
+    // (its own upstream connections must not be redirected): it only enters the netns.
+    const argv = [TENDRIL_BIN, 'agent', ...sets.flatMap((s) => ['--set', s])];
+    const child = n === 'a' ? spawn('nsenter', [`--net=${a.nsPath}`, '--', process.execPath, ...argv], { stdio: ['pipe', 'pipe', 'pipe'] }) : net.spawn('nodeb', process.execPath, argv);
     let logs = '';
     child.stdout!.on('data', (d: Buffer) => (logs += d));
     child.stderr!.on('data', (d: Buffer) => (logs += d));
@@ -198,12 +206,18 @@ test('transparent connections that require authentication: tunnel to another nod
   assert.doesNotMatch(rLedger.stdout, /ledger plaintext/, `same-node plaintext must not pass${both()}`);
   assert.equal(ledgerOut.includes('ACCEPTED'), false, `the ledger pod never saw the connection: ${ledgerOut}`);
   assert.match(agentA.logs(), /ledger-0 is on this node: no tunnel authenticates same-node traffic/);
+  // The redirect is per (destination, port): a source the policy allows without authentication
+  // keeps its plain TCP path to the same port.
+  const rPlainOk = await net.exec('nodea', 'curl', ['-s', '--max-time', '5', '--interface', ROGUE, `telnet://${LEDGER}:9090`], 15_000, { input: '' });
+  assert.match(rPlainOk.stdout, /ledger plaintext/, `rogue -> ledger is allowed without authentication${both()}`);
+  assert.match(ledgerOut, /ACCEPTED/);
 
   const stA = await status(agentA);
-  const out = (stA!.components.identity.tunnel.outbound as { listen: string; tunnelled: number; refused: number }[]).find((o) => o.listen === `${NODE_A}:15001`);
+  const out = (stA!.components.identity.tunnel.outbound as { listen: string; tunnelled: number; refused: number; plaintext: number }[]).find((o) => o.listen === `${NODE_A}:15001`);
   assert.ok(out, JSON.stringify(stA!.components.identity.tunnel));
   assert.ok(out.tunnelled >= 2, `tunnelled ${out.tunnelled}`);
   assert.ok(out.refused >= 2, `refused ${out.refused}`);
+  assert.equal(out.plaintext, 1);
 
   // The refusals are DROPPED flows with AUTH_REQUIRED on node-a.
   const obs = await net.exec('nodea', process.execPath, [TENDRIL_BIN, 'observe', '--server', `${NODE_A}:4245`, '--verdict', 'DROPPED', '--last', '50', '-o', 'json']);
