@@ -24,7 +24,7 @@ import { PROTO } from '../native/index.js';
 import { Datapath } from './datapath.js';
 import type { RedirectEntry } from './policy-maps.js';
 import { datapathUnsupportedReason } from './support.js';
-import { authPorts, tunnelRedirects } from './tunnel-redirects.js';
+import { authPorts, tunnelRedirects, unredirectableAuthRules } from './tunnel-redirects.js';
 
 export { FIRST_ENDPOINT_IDENTITY } from '../policy/index.js';
 
@@ -82,6 +82,10 @@ function withTunnelRedirects(args: DatapathComponentArgs, ids: Map<string, { ide
   if (!m) throw new TendrilError('TND_CONFIG_INVALID', `identity.tunnel.outbound: must be <ip>:<port>, got "${idc.tunnel.outbound}"`, { field: 'identity.tunnel.outbound' });
   const engine = args.policy.engine;
   const rules = engine instanceof Engine ? engine.policies.rules : [];
+  const wide = unredirectableAuthRules(rules);
+  if (wide.length > 0) {
+    args.log.warn({ rules: wide }, 'rules require authentication on ports the datapath cannot redirect (any, named or wide ranges): that traffic is not tunnelled; give them explicit ports');
+  }
   const taken = new Set(standalone.map((r) => `${r.srcIdentity}/${r.dstIdentity}/${r.port}/${r.proto}`));
   const tunnel = tunnelRedirects({
     engine,

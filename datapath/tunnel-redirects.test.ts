@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createEngine, endpointIdentityNumbers, parsePolicyText, parseWorld } from '../policy/index.js';
-import { authPorts, tunnelRedirects } from './tunnel-redirects.js';
+import { authPorts, tunnelRedirects, unredirectableAuthRules } from './tunnel-redirects.js';
 
 const POLICY = `apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
@@ -64,4 +64,29 @@ test('tunnelRedirects: one any-source entry per authenticated (destination, port
   assert.deepEqual(rows('node-a'), ['p/ledger:9090:p/ledger', 'p/pay:7000:p/pay', 'p/pay:7001:p/pay', 'p/pay:8080:p/pay']);
   // node-b hosts no source that the rules allow: nothing to redirect there.
   assert.deepEqual(rows('node-b'), []);
+});
+
+test('unredirectableAuthRules names authenticated entries on any port, L3-only or wide ranges', () => {
+  const set = parsePolicyText(
+    `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: wide, namespace: p}
+spec:
+  endpointSelector: {matchLabels: {app: pay}}
+  ingress:
+  - fromEndpoints: [{matchLabels: {app: checkout}}]
+    authentication: {mode: required}
+  - fromEndpoints: [{matchLabels: {app: checkout}}]
+    authentication: {mode: required}
+    toPorts: [{ports: [{port: "1000", endPort: 5000, protocol: TCP}]}]
+  - fromEndpoints: [{matchLabels: {app: checkout}}]
+    authentication: {mode: required}
+    toPorts: [{ports: [{port: "8443", protocol: TCP}]}]
+  - fromEndpoints: [{matchLabels: {app: checkout}}]
+    toPorts: [{ports: [{port: "0", protocol: TCP}]}]
+`,
+    'wide.yaml',
+  );
+  assert.deepEqual(unredirectableAuthRules(set.rules), ['p/wide ingress[0]', 'p/wide ingress[1]']);
+  assert.deepEqual(unredirectableAuthRules(policies.rules), []);
 });

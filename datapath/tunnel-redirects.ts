@@ -41,6 +41,25 @@ export function authPorts(rules: readonly Rule[]): number[] {
   return [...out].sort((a, b) => a - b);
 }
 
+/**
+ * Allow entries that require authentication on ports no connect-time redirect can name (any
+ * port, L3-only, named ports, ranges of MAX_AUTH_RANGE or more): `<policy> <direction>[i]`.
+ * The agent warns about them at start (docs/identity.md, Transparent connections).
+ */
+export function unredirectableAuthRules(rules: readonly Rule[]): string[] {
+  const out: string[] = [];
+  for (const r of rules) {
+    for (const [name, dir] of [['ingress', r.ingress], ['egress', r.egress]] as const) {
+      for (const e of dir.allow) {
+        if (e.auth === null || e.auth === 'disabled') continue;
+        const wide = !e.ports || e.ports.some((pr) => pr.ports.some((p) => p.port === null || p.port === 0 || Math.max(p.port, p.endPort) - p.port >= MAX_AUTH_RANGE));
+        if (wide) out.push(`${r.policy} ${e.path || name}`);
+      }
+    }
+  }
+  return out;
+}
+
 export interface TunnelRedirectArgs {
   engine: PolicyEngine;
   world: World;
