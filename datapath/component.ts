@@ -82,6 +82,7 @@ function withTunnelRedirects(args: DatapathComponentArgs, ids: Map<string, { ide
   if (!m) throw new TendrilError('TND_CONFIG_INVALID', `identity.tunnel.outbound: must be <ip>:<port>, got "${idc.tunnel.outbound}"`, { field: 'identity.tunnel.outbound' });
   const engine = args.policy.engine;
   const rules = engine instanceof Engine ? engine.policies.rules : [];
+  if (!(engine instanceof Engine)) args.log.warn({}, 'policy engine exposes no rules: no connection is redirected into the mTLS tunnel');
   const wide = unredirectableAuthRules(rules);
   if (wide.length > 0) {
     args.log.warn({ rules: wide }, 'rules require authentication on ports the datapath cannot redirect (any, named or wide ranges): that traffic is not tunnelled; give them explicit ports');
