@@ -38,7 +38,7 @@ export function buildComponents(ctx: { config: Config; log: Logger; policy: Load
     describe = describeFromWorld(world, endpointIdentityNumbers(world));
   });
   const identity = config.identity.enabled
-    ? identityWiring({ config, log, world: policy.world, redirects, flows: () => sinkRef.sink, describe: (endpoint, ip) => describe(endpoint, ip), judge: (q) => policy.engine.connection(q).verdict })
+    ? identityWiring({ config, log, world: policy.world, redirects, flows: () => sinkRef.sink, describe: (endpoint, ip) => describe(endpoint, ip), judge: (q) => policy.engine.connection(q).verdict, transparent: () => datapath.datapath?.redirectSource() ?? null })
     : null;
   if (identity) for (const m of identityMetrics) observability.metrics?.registry.registerMetric(m);
   const proxied = identity ? identity.localRedirects : redirects;

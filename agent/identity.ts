@@ -4,7 +4,9 @@
  * Delegated Identity API (one subscription per local pod, selectors k8s:ns + k8s:sa), the
  * tunnel listener (inbound, handing streams to the HTTP listener of the destination) and, for
  * every standalone redirect whose destination pod runs on another node, an outbound tunnel
- * listener in place of the HTTP listener.
+ * listener in place of the HTTP listener; with the datapath running, one more outbound listener
+ * (`identity.tunnel.outbound`) for the connections the datapath redirects because their policy
+ * requires authentication.
  */
 import type { Logger } from 'pino';
 import client from 'prom-client';
@@ -21,7 +23,7 @@ import {
 } from '../identity/index.js';
 import { TendrilError } from '../core/index.js';
 import { TunnelClient, TunnelOutbound, TunnelServer, type StreamAcceptor, type TunnelEvent } from '../proxy/hbone/index.js';
-import { parseAddress, parseDestination, type DescribeEndpoint, type ProxyRedirect, type RedirectTarget } from '../proxy/index.js';
+import { parseAddress, parseDestination, type DescribeEndpoint, type ProxyRedirect, type RedirectSource, type RedirectTarget } from '../proxy/index.js';
 import { newFlow, type FlowSink } from '../observe/index.js';
 import type { Component } from './agent.js';
 
@@ -75,6 +77,8 @@ export function identityWiring(args: {
   describe: DescribeEndpoint;
   /** The connection's L3/L4 verdict (PolicyEngine.connection(...).verdict). */
   judge: (q: ConnectionQuery) => Verdict;
+  /** The datapath's transparent redirect source once it runs (null: no datapath). */
+  transparent?: () => RedirectSource | null;
 }): IdentityWiring {
   const { config, world } = args;
   const log = args.log.child({ component: 'identity' });
@@ -176,45 +180,63 @@ export function identityWiring(args: {
     log,
   });
   const tunnelClient = new TunnelClient(store, onEvent);
-  const outbound = remote.map(
-    ({ redirect }) =>
-      new TunnelOutbound({
-        listen: redirect.listen,
-        redirects: redirect.source,
-        store,
-        client: tunnelClient,
-        trustDomain: idc.trustDomain,
-        endpoint: (id) => {
-          const e = world.byId.get(id);
-          return e ? { namespace: e.namespace, serviceAccount: e.serviceAccount } : null;
-        },
-        peerFor: (id) => {
-          const e = world.byId.get(id);
-          const node = e?.node === undefined ? undefined : world.nodes.find((n) => n.name === e.node);
-          if (!node) return null;
-          // A node's tunnel listener: world.yaml `tunnel`, else `<address>:15008`; no address, no tunnel.
-          const tunnel = node.tunnel ?? (node.address !== null ? `${node.address}:15008` : null);
-          if (tunnel === null) return null;
-          const hp = parseAddress(tunnel, `nodes.${node.name}.tunnel`);
-          return { host: hp.host, port: hp.port };
-        },
-        flows: args.flows(),
-        describe: args.describe,
-        nodeName: config.nodeName,
-        log,
-      }),
-  );
+  const outboundAt = (listen: { host: string; port: number }, redirects: RedirectSource, transparent = false): TunnelOutbound =>
+    new TunnelOutbound({
+      listen,
+      redirects,
+      // A datapath redirect stands for every source: one the policy allows without
+      // authentication keeps its plain TCP path (docs/identity.md, Transparent connections).
+      ...(transparent
+        ? {
+            plaintextAllowed: (t: RedirectTarget) => {
+              if (!t.destination.endpoint) return false;
+              const from = t.source.endpoint ? { endpoint: t.source.endpoint } : { entity: 'world' as const };
+              const v = args.judge({ from, to: { endpoint: t.destination.endpoint }, port: t.destination.port, protocol: 'TCP' });
+              return v.allowed && !v.authRequired;
+            },
+          }
+        : {}),
+      store,
+      client: tunnelClient,
+      trustDomain: idc.trustDomain,
+      endpoint: (id) => {
+        const e = world.byId.get(id);
+        return e ? { namespace: e.namespace, serviceAccount: e.serviceAccount } : null;
+      },
+      isLocal: (id) => world.byId.has(id) && isLocal(world, id, config.nodeName),
+      peerFor: (id) => {
+        const e = world.byId.get(id);
+        const node = e?.node === undefined ? undefined : world.nodes.find((n) => n.name === e.node);
+        if (!node) return null;
+        // A node's tunnel listener: world.yaml `tunnel`, else `<address>:15008`; no address, no tunnel.
+        const tunnel = node.tunnel ?? (node.address !== null ? `${node.address}:15008` : null);
+        if (tunnel === null) return null;
+        const hp = parseAddress(tunnel, `nodes.${node.name}.tunnel`);
+        return { host: hp.host, port: hp.port };
+      },
+      flows: args.flows(),
+      describe: args.describe,
+      nodeName: config.nodeName,
+      log,
+    });
+  const outbound = remote.map(({ redirect }) => outboundAt(redirect.listen, redirect.source));
+  // Transparent: the datapath redirects connections that require authentication here
+  // (datapath/tunnel-redirects.ts); the original destination comes from its tuple map.
+  const transparentListen = parseAddress(idc.tunnel.outbound, 'identity.tunnel.outbound');
   const component: Component = {
     name: 'identity',
     async start() {
       wl.start();
       di.start();
       await server.start();
+      const transparent = args.transparent?.() ?? null;
+      if (transparent) outbound.push(outboundAt({ host: transparentListen.host, port: transparentListen.port }, transparent, true));
       for (const o of outbound) await o.start();
       log.info({ tunnel: `${server.address.host}:${server.address.port}`, outbound: outbound.map((o) => `${o.address.host}:${o.address.port}`) }, 'identity and tunnel started');
     },
     async stop() {
       for (const o of outbound) await o.stop();
+      outbound.length = remote.length;
       tunnelClient.close();
       await server.stop();
       wl.stop();
@@ -242,7 +264,7 @@ export function identityWiring(args: {
         rotations: store.rotations,
         tunnel: {
           ...server.status(),
-          outbound: outbound.map((o) => ({ listen: `${o.address.host}:${o.address.port}`, ...o.stats })),
+          outbound: outbound.map((o) => ({ listen: `${o.address.host}:${o.address.port}`, ...o.stats, plaintext: o.plaintext })),
           clientSessions: tunnelClient.sessions(),
           handshakes: tunnelClient.handshakes,
           handshakeFailures: tunnelClient.handshakeFailures + server.stats.handshakeFailures,

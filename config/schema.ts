@@ -179,7 +179,10 @@ export const configSchema = {
           type: 'object',
           additionalProperties: false,
           default: {},
-          properties: { listen: { ...hostPort, default: '0.0.0.0:15008' } },
+          properties: {
+            listen: { ...hostPort, default: '0.0.0.0:15008' },
+            outbound: { ...hostPort, default: '127.0.0.1:15001', description: 'where the datapath redirects connections that require authentication (docs/identity.md); reachable from the pods' },
+          },
         },
       },
     },
@@ -265,7 +268,7 @@ export interface Config {
     trustDomain: string;
     workloadApiSocket: string;
     delegatedIdentitySocket: string;
-    tunnel: { listen: string };
+    tunnel: { listen: string; outbound: string };
   };
   /** mode: kubernetes: how to reach the API server (docs/kubernetes.md). */
   /** `resync`: milliseconds after loading. */

@@ -10,19 +10,22 @@
  * Standalone redirects: each `standalone.redirects[i]` (listen, destination ns/pod:port) becomes a
  * connect4 redirect {any source -> that pod's identity, port} -> the listener, so any process in
  * the agent cgroup that dials the pod address lands on the proxy listener transparently.
+ * With identity on, (destination, port) pairs that require authentication are redirected to the
+ * outbound tunnel listener (datapath/tunnel-redirects.ts, docs/identity.md).
  */
 import { basename } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import type { FlowSink } from '../observe/index.js';
 import type { PolicyEngine } from '../policy/api.js';
-import { endpointIdentityNumbers, type World } from '../policy/index.js';
+import { Engine, SwappableEngine, endpointIdentityNumbers, type World } from '../policy/index.js';
 import { TendrilError } from '../core/index.js';
 import { PROTO } from '../native/index.js';
 import { Datapath } from './datapath.js';
 import type { RedirectEntry } from './policy-maps.js';
 import { datapathUnsupportedReason } from './support.js';
 import { serviceSpecsFromWorld } from './world-services.js';
+import { authPorts, tunnelRedirects, unredirectableAuthRules } from './tunnel-redirects.js';
 
 export { FIRST_ENDPOINT_IDENTITY } from '../policy/index.js';
 
@@ -68,6 +71,37 @@ export function standaloneRedirects(config: Config, ids: Map<string, { identity:
   });
 }
 
+/**
+ * With identity on, connections that require mutual authentication are redirected to the
+ * outbound tunnel listener (datapath/tunnel-redirects.ts); a standalone redirect for the same
+ * (destination, port) keeps its own listener.
+ */
+function withTunnelRedirects(args: DatapathComponentArgs, world: World, ids: Map<string, { identity: number }>, standalone: RedirectEntry[]): RedirectEntry[] {
+  const idc = args.config.identity;
+  if (!idc.enabled) return standalone;
+  const m = /^(.+):(\d+)$/.exec(idc.tunnel.outbound);
+  if (!m) throw new TendrilError('TND_CONFIG_INVALID', `identity.tunnel.outbound: must be <ip>:<port>, got "${idc.tunnel.outbound}"`, { field: 'identity.tunnel.outbound' });
+  const engine = args.policy.engine;
+  // The live engine (policy/live-engine.ts) wraps the current snapshot: its rules are the current ones.
+  const snapshot = engine instanceof SwappableEngine ? engine.current : engine;
+  const rules = snapshot instanceof Engine ? snapshot.policies.rules : [];
+  if (!(snapshot instanceof Engine)) args.log.warn({}, 'policy engine exposes no rules: no connection is redirected into the mTLS tunnel');
+  const wide = unredirectableAuthRules(rules);
+  if (wide.length > 0) {
+    args.log.warn({ rules: wide }, 'rules require authentication on ports the datapath cannot redirect (any, named or wide ranges): that traffic is not tunnelled; give them explicit ports');
+  }
+  const taken = new Set(standalone.map((r) => `${r.srcIdentity}/${r.dstIdentity}/${r.port}/${r.proto}`));
+  const tunnel = tunnelRedirects({
+    engine,
+    world,
+    nodeName: args.config.nodeName,
+    ids,
+    ports: authPorts(rules),
+    listen: { ip: m[1]!, port: Number(m[2]) },
+  }).filter((r) => !taken.has(`${r.srcIdentity}/${r.dstIdentity}/${r.port}/${r.proto}`));
+  return [...standalone, ...tunnel];
+}
+
 export function datapathComponent(args: DatapathComponentArgs): DatapathComponent {
   const log = args.log.child({ component: 'datapath' });
   let dp: Datapath | null = null;
@@ -104,7 +138,7 @@ export function datapathComponent(args: DatapathComponentArgs): DatapathComponen
           dp.policy.setIdentity(ip, identity);
           known.add(ip);
         }
-        dp.policy.setRedirects(standaloneRedirects(args.config, ids));
+        dp.policy.setRedirects(withTunnelRedirects(args, args.policy.world, ids, standaloneRedirects(args.config, ids)));
         // kubeProxyReplacement: ClusterIP services of the world drive the socket-LB maps.
         if (args.config.kubeProxyReplacement) dp.services.sync(serviceSpecsFromWorld(args.policy.world));
         // Identities (and the redirects naming them) follow a changed world; a redirect whose
@@ -121,7 +155,7 @@ export function datapathComponent(args: DatapathComponentArgs): DatapathComponen
           known = now;
           if (args.config.kubeProxyReplacement) dp.services.sync(serviceSpecsFromWorld(world));
           try {
-            dp.policy.setRedirects(standaloneRedirects(args.config, next));
+            dp.policy.setRedirects(withTunnelRedirects(args, world, next, standaloneRedirects(args.config, next)));
           } catch (err) {
             log.error({ err }, 'redirect table not updated after a world change');
           }

@@ -28,6 +28,17 @@ export interface TunnelOutboundDeps {
   trustDomain: string;
   /** `<namespace>/<pod>` → its namespace and service account. */
   endpoint: (id: string) => OutboundEndpoint | null;
+  /**
+   * True when a destination endpoint runs on this node: no tunnel authenticates same-node
+   * traffic, so such a connection is refused (docs/identity.md "Same-node traffic").
+   */
+  isLocal?: (destinationEndpoint: string) => boolean;
+  /**
+   * True when the policy allows this connection without authentication (a datapath redirect is
+   * per destination and port, not per source): it is then passed to `target.upstream` as plain
+   * TCP, exactly as without the redirect. Absent: every connection needs the tunnel.
+   */
+  plaintextAllowed?: (target: RedirectTarget) => boolean;
   /** The tunnel listener of the node hosting a destination endpoint, or null. */
   peerFor: (destinationEndpoint: string) => { host: string; port: number } | null;
   flows: FlowSink;
@@ -46,6 +57,8 @@ export class TunnelOutbound {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
   readonly stats: TunnelOutboundStats = { connections: 0, tunnelled: 0, refused: 0 };
+  /** Connections passed as plain TCP (`plaintextAllowed`). */
+  plaintext = 0;
   private port = 0;
 
   constructor(private readonly deps: TunnelOutboundDeps) {
@@ -97,6 +110,21 @@ export class TunnelOutbound {
     socket.resetAndDestroy();
   }
 
+  private passPlain(socket: net.Socket, target: RedirectTarget): void {
+    const up = net.connect({ host: target.upstream.host, port: target.upstream.port });
+    up.on('error', () => socket.resetAndDestroy());
+    socket.on('error', () => up.destroy());
+    up.once('close', () => socket.destroy());
+    socket.once('close', () => up.destroy());
+    up.once('connect', () => {
+      this.plaintext++;
+      this.flow(target, 'FORWARDED', 'TCP allowed without authentication: not tunnelled', false);
+      socket.pipe(up);
+      up.pipe(socket);
+      socket.resume();
+    });
+  }
+
   private onConnection(socket: net.Socket): void {
     this.stats.connections++;
     this.sockets.add(socket);
@@ -113,11 +141,15 @@ export class TunnelOutbound {
       return;
     }
     const target = t;
+    if (this.deps.plaintextAllowed?.(target)) return this.passPlain(socket, target);
     const src = target.source.endpoint ? this.deps.endpoint(target.source.endpoint) : null;
     if (!src) return this.refuse(socket, target, `source ${target.source.ip} is not a pod: only pods have SVIDs`);
     const srcId = workloadId(this.deps.trustDomain, src.namespace, src.serviceAccount);
     const svid = this.deps.store.get(srcId);
     if (!svid) return this.refuse(socket, target, `source ${target.source.endpoint} has no valid SVID (${srcId})`);
+    if (target.destination.endpoint && this.deps.isLocal?.(target.destination.endpoint)) {
+      return this.refuse(socket, target, `destination ${target.destination.endpoint} is on this node: no tunnel authenticates same-node traffic`);
+    }
     const dst = target.destination.endpoint ? this.deps.endpoint(target.destination.endpoint) : null;
     const peer = target.destination.endpoint ? this.deps.peerFor(target.destination.endpoint) : null;
     if (!dst || !peer) return this.refuse(socket, target, `destination ${target.destination.endpoint ?? target.destination.ip} is not a pod on a known node`);

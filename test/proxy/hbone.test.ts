@@ -368,4 +368,49 @@ describe('outbound tunnel listener', () => {
       store.close();
     }
   });
+  test('a destination on this node is refused (DROPPED, AUTH_REQUIRED): no tunnel authenticates same-node traffic', async () => {
+    const flows: Flow[] = [];
+    const store = clientStore(svids['checkout']!);
+    const client = new TunnelClient(store);
+    const world = loadWorld(join(dir, 'world.yaml'));
+    let peerAsked = 0;
+    const out = new TunnelOutbound({
+      listen: { host: '127.0.210.1', port: 0 },
+      redirects: new ExplicitRedirectSource({ destinationEndpoint: 'payments/payment-service-0', destinationPort: 8080, upstream: { host: PAY_IP, port: 8080 }, destinationIp: PAY_IP }, (ip) => world.byIp.get(ip)?.id ?? null),
+      store,
+      client,
+      trustDomain: TD,
+      endpoint: (id) => {
+        const e = world.byId.get(id);
+        return e ? { namespace: e.namespace, serviceAccount: e.serviceAccount } : null;
+      },
+      isLocal: (id) => id === 'payments/payment-service-0',
+      peerFor: () => (peerAsked++, server.address),
+      flows: new CallbackSink((f) => flows.push(f)),
+      describe: (endpoint) => (endpoint ? { namespace: endpoint.split('/')[0], pod_name: endpoint.split('/')[1] } : {}),
+      nodeName: 'node-a',
+      log: pino({ level: 'silent' }),
+    });
+    await out.start();
+    try {
+      const got = await new Promise<string>((resolve) => {
+        let buf = '';
+        const s = net.connect({ host: '127.0.210.1', port: out.address.port, localAddress: CHECKOUT_IP });
+        s.on('data', (d) => (buf += d.toString()));
+        s.on('error', (e: NodeJS.ErrnoException) => (buf += `ERROR ${e.code}`));
+        s.on('close', () => resolve(buf));
+        s.write('GET /api/v1/payments/S1 HTTP/1.1\r\nHost: payment\r\nConnection: close\r\n\r\n');
+      });
+      assert.doesNotMatch(got, /payment ok/);
+      assert.equal(peerAsked, 0, 'no tunnel is opened');
+      const drop = flows.find((f) => f.verdict === 'DROPPED');
+      assert.equal(drop?.drop_reason_desc, 'AUTH_REQUIRED');
+      assert.match(drop?.Summary ?? '', /payment-service-0 is on this node: no tunnel authenticates same-node traffic/);
+      assert.deepEqual(out.stats, { connections: 1, tunnelled: 0, refused: 1 });
+    } finally {
+      await out.stop();
+      client.close();
+      store.close();
+    }
+  });
 });

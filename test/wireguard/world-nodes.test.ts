@@ -24,8 +24,14 @@ const bad: Array<[string, string, RegExp]> = [
   ['bad CIDR', 'nodes:\n  - name: a\n    address: 192.0.2.1\n    podCIDRs: [10.200.1.0/99]\n', /nodes\[0\]\.podCIDRs\[0\].*invalid CIDR/s],
   ['duplicate', 'nodes:\n  - name: a\n    address: 192.0.2.1\n  - name: a\n    address: 192.0.2.2\n', /nodes\[1\]\.name.*duplicate node/s],
   ['unknown field', 'nodes:\n  - name: a\n    address: 192.0.2.1\n    wgKey: x\n', /wgKey/],
-  ['no address', 'nodes:\n  - name: a\n', /nodes\[0\]\.address/],
 ];
+test('a node without an address is kept (selectors use its labels) but is no WireGuard peer', () => {
+  const w = parseWorld('nodes:\n  - name: a\n    labels: {zone: x}\n', 'w.yaml');
+  assert.equal(w.nodes.length, 1);
+  assert.equal(w.nodes[0]!.address, null);
+  assert.deepEqual(worldNodeList(w.nodes), []);
+});
+
 for (const [name, text, re] of bad) {
   test(`a node with ${name} is reported naming file and field (unknown fields: a warning, like the rest of world.yaml)`, () => {
     let msg = '';
