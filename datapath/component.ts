@@ -22,6 +22,8 @@ import { PROTO } from '../native/index.js';
 import { Datapath } from './datapath.js';
 import type { RedirectEntry } from './policy-maps.js';
 import { datapathUnsupportedReason } from './support.js';
+import { EgressSync } from './egress.js';
+import type { DatapathEndpoint, PortSpec } from './resolve.js';
 
 export { FIRST_ENDPOINT_IDENTITY } from '../policy/index.js';
 
@@ -39,6 +41,12 @@ export interface DatapathComponent {
   status(): Record<string, unknown>;
   /** The running datapath, or null when disabled/unsupported. */
   readonly datapath: Datapath | null;
+  /**
+   * Egress entries and learned-address identities from the current engine and the names the DNS
+   * proxy learned (docs/dns.md "Datapath"); call after every FQDN cache change. No-op when the
+   * datapath is not running.
+   */
+  applyLearned(learned: ReadonlyMap<string, readonly string[]>): void;
 }
 
 export function wantsDatapath(config: Config): 'off' | 'auto' | 'required' {
@@ -67,10 +75,60 @@ export function standaloneRedirects(config: Config, ids: Map<string, { identity:
   });
 }
 
+/**
+ * Port-53 redirects (UDP and TCP) to the agent's DNS proxy: for each `protocol: dns` entry of
+ * `standalone.redirects` whose destination (the resolver endpoint and port) some endpoint's
+ * egress policy reaches with `rules.dns`. Processes in the agent's cgroup carry no per-pod
+ * identity in standalone mode, so the entry matches any source (0); the proxy judges each query
+ * by the client's address.
+ */
+export function dnsRedirects(config: Config, engine: PolicyEngine, ids: Map<string, { identity: number; ips: string[] }>): RedirectEntry[] {
+  const out: RedirectEntry[] = [];
+  config.standalone.redirects.forEach((r, i) => {
+    if (r.protocol !== 'dns') return;
+    const m = /^(.+):(\d+)$/.exec(r.destination);
+    const lm = /^(.+):(\d+)$/.exec(r.listen);
+    const dst = m ? ids.get(m[1]!) : undefined;
+    if (!m || !lm || !dst) {
+      throw new TendrilError('TND_CONFIG_INVALID', `standalone.redirects[${i}]: destination "${r.destination}" is not an endpoint of the world`, {
+        field: `standalone.redirects[${i}].destination`,
+      });
+    }
+    const port = Number(m[2]);
+    for (const protocol of ['UDP', 'TCP'] as const) {
+      const withDns = [...ids.keys()].find((src) => {
+        if (src === m[1]) return false;
+        const v = engine.connection({ from: { endpoint: src }, to: { endpoint: m[1]! }, port, protocol }).verdict;
+        return v.l7 === 'dns' && v.egress?.enforced === true;
+      });
+      if (!withDns) continue;
+      out.push({ srcIdentity: 0, dstIdentity: dst.identity, port, proto: PROTO[protocol], proxyIp: lm[1]!, proxyPort: Number(lm[2]), policy: undefined });
+    }
+  });
+  return out;
+}
+
+/** Ports the egress entries are resolved for: 53 UDP/TCP and every redirect's destination port (TCP). */
+export function egressPorts(config: Config): PortSpec[] {
+  const ports = new Map<string, PortSpec>();
+  const add = (p: PortSpec): void => void ports.set(`${p.port}/${p.protocol}`, p);
+  add({ port: 53, protocol: 'UDP' });
+  add({ port: 53, protocol: 'TCP' });
+  for (const r of config.standalone.redirects) {
+    const m = /:(\d+)$/.exec(r.destination);
+    if (!m) continue;
+    add({ port: Number(m[1]), protocol: 'TCP' });
+    if (r.protocol === 'dns') add({ port: Number(m[1]), protocol: 'UDP' });
+  }
+  return [...ports.values()];
+}
+
 export function datapathComponent(args: DatapathComponentArgs): DatapathComponent {
   const log = args.log.child({ component: 'datapath' });
   let dp: Datapath | null = null;
   let reason: string | null = null;
+  let egress: EgressSync | null = null;
+  let learnedCount = 0;
   const mode = wantsDatapath(args.config);
   return {
     name: 'datapath',
@@ -99,16 +157,31 @@ export function datapathComponent(args: DatapathComponentArgs): DatapathComponen
         dp.onDrop((flow) => args.flows.emit(flow));
         const ids = endpointIdentities(args.policy.world);
         for (const { identity, ips } of ids.values()) for (const ip of ips) dp.policy.setIdentity(ip, identity);
-        dp.policy.setRedirects(standaloneRedirects(args.config, ids));
+        const tcp = standaloneRedirects(args.config, ids).filter((_, i) => args.config.standalone.redirects[i]!.protocol !== 'dns');
+        const dns = dnsRedirects(args.config, args.policy.engine, ids);
+        dp.policy.setRedirects([...tcp, ...dns]);
+        if (dns.length > 0) log.info({ redirects: dns.length }, 'port-53 traffic of endpoints with rules.dns goes to the DNS proxy');
+        const endpoints: DatapathEndpoint[] = [...ids].flatMap(([name, { identity, ips }], n) => ips.filter((ip) => !ip.includes(':')).map((ip) => ({ name, ip, identity, epId: n + 1 })));
+        // The node's own addresses (where the DNS proxy listens) stay reachable on port 53.
+        const alwaysAllow = dns.map((d) => ({ identity: 1, port: d.proxyPort, proto: d.proto }));
+        for (const d of dns) if (!dp.policy.identityOf(d.proxyIp)) dp.policy.setIdentity(d.proxyIp, 1);
+        egress = new EgressSync(dp.policy, endpoints, egressPorts(args.config), { alwaysAllow });
+        egress.apply(args.policy.engine, new Map());
       } catch (err) {
         dp.close();
         dp = null;
         throw err;
       }
     },
+    applyLearned(learned) {
+      if (!dp || !egress) return;
+      egress.apply(args.policy.engine, learned);
+      learnedCount = [...new Set([...learned.values()].flat())].filter((ip) => !ip.includes(':') && (dp!.policy.identityOf(ip) ?? 0) > 0).length;
+    },
     async stop() {
       dp?.close();
       dp = null;
+      egress = null;
     },
     status() {
       if (!dp) return { running: false, reason };
@@ -118,6 +191,7 @@ export function datapathComponent(args: DatapathComponentArgs): DatapathComponen
         cgroup: dp.cgroupDir,
         pinRoot: dp.pinRoot,
         services: dp.services.size,
+        learnedAddresses: learnedCount,
         stats: Object.fromEntries(Object.entries(s).map(([k, v]) => [k, Number(v)])),
       };
     },
