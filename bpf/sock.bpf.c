@@ -75,9 +75,10 @@ static __always_inline int td_sock4_xlate(struct bpf_sock_addr *ctx, int allow_r
 			if (proto == IPPROTO_TCP) {
 				bpf_map_update_elem(&tendril_pending, &cookie, &od, BPF_ANY);
 			} else {
-				/* a bound UDP socket: the DNS proxy sees this {ip, port} as the query's source */
+				/* a UDP socket with a port: the DNS proxy sees {ip, port} as the query's source
+				 * (ip 0 when bound to the wildcard address; the proxy then looks up {0, port}) */
 				struct bpf_sock *sk = ctx->sk;
-				if (sk && sk->src_ip4 && sk->src_port) {
+				if (sk && sk->src_port) {
 					struct td_tuple_key tk = { .ip = sk->src_ip4, .port = (__u16)sk->src_port };
 					bpf_map_update_elem(&tendril_origdst, &tk, &od, BPF_ANY);
 				}

@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import type { FlowSink } from '../observe/index.js';
 import type { PolicyEngine } from '../policy/api.js';
-import { endpointIdentityNumbers, type World } from '../policy/index.js';
+import { endpointIdentityNumbers, type PolicySet, type World } from '../policy/index.js';
 import { TendrilError } from '../core/index.js';
 import { PROTO } from '../native/index.js';
 import { Datapath } from './datapath.js';
@@ -108,12 +108,28 @@ export function dnsRedirects(config: Config, engine: PolicyEngine, ids: Map<stri
   return out;
 }
 
-/** Ports the egress entries are resolved for: 53 UDP/TCP and every redirect's destination port (TCP). */
-export function egressPorts(config: Config): PortSpec[] {
+/**
+ * Ports the egress entries are resolved for: 53 UDP/TCP, every redirect's destination port, and
+ * every single TCP/UDP port (ranges up to 64 ports) the egress rules name. Other ports of an
+ * enforced endpoint have no entry and drop (the safe side).
+ */
+export function egressPorts(config: Config, engine?: PolicyEngine): PortSpec[] {
   const ports = new Map<string, PortSpec>();
   const add = (p: PortSpec): void => void ports.set(`${p.port}/${p.protocol}`, p);
   add({ port: 53, protocol: 'UDP' });
   add({ port: 53, protocol: 'TCP' });
+  const rules = (engine as { policies?: PolicySet } | undefined)?.policies?.rules ?? [];
+  for (const r of rules) {
+    for (const e of [...r.egress.allow, ...r.egress.deny]) {
+      for (const pr of e.ports ?? []) {
+        for (const p of pr.ports) {
+          if (!p.port || p.endPort - p.port > 64) continue;
+          const protos = p.proto === 'TCP' || p.proto === 'UDP' ? [p.proto] : p.proto === 'ANY' ? (['TCP', 'UDP'] as const) : [];
+          for (const protocol of protos) for (let n = p.port; n <= Math.max(p.port, p.endPort); n++) add({ port: n, protocol });
+        }
+      }
+    }
+  }
   for (const r of config.standalone.redirects) {
     const m = /:(\d+)$/.exec(r.destination);
     if (!m) continue;
@@ -165,8 +181,10 @@ export function datapathComponent(args: DatapathComponentArgs): DatapathComponen
         // The node's own addresses (where the DNS proxy listens) stay reachable on port 53.
         const alwaysAllow = dns.map((d) => ({ identity: 1, port: d.proxyPort, proto: d.proto }));
         for (const d of dns) if (!dp.policy.identityOf(d.proxyIp)) dp.policy.setIdentity(d.proxyIp, 1);
-        egress = new EgressSync(dp.policy, endpoints, egressPorts(args.config), { alwaysAllow });
+        egress = new EgressSync(dp.policy, endpoints, egressPorts(args.config, args.policy.engine), { alwaysAllow });
         egress.apply(args.policy.engine, new Map());
+        for (const p of args.config.datapath.podInterfaces) dp.attachPod(p.netns, p.interface);
+        if (args.config.datapath.podInterfaces.length > 0) log.info({ interfaces: args.config.datapath.podInterfaces.length }, 'tc enforcement attached to pod interfaces');
       } catch (err) {
         dp.close();
         dp = null;
