@@ -43,6 +43,8 @@ export function buildComponents(ctx: { config: Config; log: Logger; policy: Load
   if (identity) for (const m of identityMetrics) observability.metrics?.registry.registerMetric(m);
   const proxied = identity ? identity.localRedirects : redirects;
 
+  const dns = dnsComponent({ config, log, policy, flows: () => sinkRef.sink, transparent: () => datapath.datapath?.redirectSource() ?? null });
+  dns.cache.onChange((names) => datapath.applyLearned(names));
   const components: Component[] = [
     {
       name: 'observe',
@@ -74,7 +76,7 @@ export function buildComponents(ctx: { config: Config; log: Logger; policy: Load
         listeners: (proxy?.listeners ?? []).map((l) => ({ protocol: l.protocol, address: `${l.address.host}:${l.address.port}`, ...l.stats })),
       }),
     },
-    dnsComponent({ config, log, policy, flows: () => sinkRef.sink }),
+    dns,
   ];
   const encryption = encryptionComponent({ config, log, worldNodes: policy.world.nodes });
   if (encryption) {

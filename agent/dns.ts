@@ -9,6 +9,7 @@ import type { Config } from '../config/index.js';
 import type { FlowSink } from '../observe/index.js';
 import { endpointIdentityNumbers } from '../policy/index.js';
 import { describeFromWorld, DnsProxy, ExplicitDnsSource, FqdnCache, parseAddress, parseDestination } from '../proxy/index.js';
+import { TransparentDnsSource, type TransparentRedirectSource } from '../datapath/index.js';
 import type { Component } from './agent.js';
 import type { LoadedPolicy } from './policy-source.js';
 
@@ -20,7 +21,14 @@ export interface DnsComponent extends Component {
   readonly proxies: readonly DnsProxy[];
 }
 
-export function dnsComponent(ctx: { config: Config; log: Logger; policy: LoadedPolicy; flows: () => FlowSink }): DnsComponent {
+export function dnsComponent(ctx: {
+  config: Config;
+  log: Logger;
+  policy: LoadedPolicy;
+  flows: () => FlowSink;
+  /** The datapath's original-destination lookup when it runs: queries go to the resolver the client asked. */
+  transparent?: () => Pick<TransparentRedirectSource, 'originalDestination'> | null;
+}): DnsComponent {
   const { config, log, policy } = ctx;
   const specs = config.standalone.redirects.map((r, i) => ({ r, i })).filter(({ r }) => r.protocol === 'dns');
   // Validated now, so a bad entry fails the start as a whole (same messages as the HTTP table).
@@ -46,12 +54,14 @@ export function dnsComponent(ctx: { config: Config; log: Logger; policy: LoadedP
       const describe = describeFromWorld(policy.world, endpointIdentityNumbers(policy.world));
       for (const p of parsed) {
         const dstIp = policy.world.byId.get(p.dst.endpoint)?.ips[0];
+        const explicit = new ExplicitDnsSource(
+          { destinationEndpoint: p.dst.endpoint, destinationPort: p.dst.port, upstream: p.upstream, ...(dstIp ? { destinationIp: dstIp } : {}) },
+          (ip) => policy.engine.endpointByIp(ip),
+        );
+        const origin = ctx.transparent?.() ?? null;
         const proxy = new DnsProxy({
           listen: p.listen,
-          source: new ExplicitDnsSource(
-            { destinationEndpoint: p.dst.endpoint, destinationPort: p.dst.port, upstream: p.upstream, ...(dstIp ? { destinationIp: dstIp } : {}) },
-            (ip) => policy.engine.endpointByIp(ip),
-          ),
+          source: origin ? new TransparentDnsSource(origin, explicit, (ip) => policy.engine.endpointByIp(ip)) : explicit,
           engine: () => policy.engine,
           log,
           flows: ctx.flows(),

@@ -71,9 +71,17 @@ static __always_inline int td_sock4_xlate(struct bpf_sock_addr *ctx, int allow_r
 		__u32 src_id = 0;
 		if (td_redirect_lookup(ip, port, proto, &rv, &src_id)) {
 			__u64 cookie = bpf_get_socket_cookie(ctx);
+			struct td_orig_dst od = { .ip = ip, .port = port, .src_identity = src_id, .policy_id = rv.policy_id };
 			if (proto == IPPROTO_TCP) {
-				struct td_orig_dst od = { .ip = ip, .port = port, .src_identity = src_id, .policy_id = rv.policy_id };
 				bpf_map_update_elem(&tendril_pending, &cookie, &od, BPF_ANY);
+			} else {
+				/* a UDP socket with a port: the DNS proxy sees {ip, port} as the query's source
+				 * (ip 0 when bound to the wildcard address; the proxy then looks up {0, port}) */
+				struct bpf_sock *sk = ctx->sk;
+				if (sk && sk->src_port) {
+					struct td_tuple_key tk = { .ip = sk->src_ip4, .port = (__u16)sk->src_port };
+					bpf_map_update_elem(&tendril_origdst, &tk, &od, BPF_ANY);
+				}
 			}
 			/* the app keeps seeing what it asked for: the ClusterIP or the original pod address */
 			td_nat_remember(cookie, vis_ip, vis_port, rv.proxy_ip, rv.proxy_port);

@@ -83,6 +83,17 @@ export const configSchema = {
         enabled: { enum: ['auto', 'true', 'false', true, false], default: 'auto', description: 'auto: on when root with BPF support' },
         cgroupRoot: { type: 'string', default: '/sys/fs/cgroup/unified/tendril' },
         pinRoot: { type: 'string', default: '/sys/fs/bpf/tendril' },
+        podInterfaces: {
+          type: 'array',
+          default: [],
+          description: 'standalone pods in network namespaces: tc ingress/egress enforcement on each pod-side interface (docs/datapath.md)',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['netns', 'interface'],
+            properties: { netns: { type: 'string', minLength: 1 }, interface: { type: 'string', minLength: 1 } },
+          },
+        },
       },
     },
     hubble: {
@@ -233,7 +244,7 @@ export interface Config {
     /** What to do with %2F / %5C in paths: reject with 400 (default, the hardened pipeline) or keep them encoded (Envoy's default). */
     encodedSlashes: 'keep' | 'reject';
   };
-  datapath: { enabled: 'auto' | 'true' | 'false' | boolean; cgroupRoot: string; pinRoot: string };
+  datapath: { enabled: 'auto' | 'true' | 'false' | boolean; cgroupRoot: string; pinRoot: string; podInterfaces: Array<{ netns: string; interface: string }> };
   hubble: {
     enabled: boolean;
     /** Hubble Observer gRPC address (standalone default: the relay port 4245 on loopback). */

@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import type { FlowSink } from '../observe/index.js';
 import type { PolicyEngine } from '../policy/api.js';
-import { Engine, SwappableEngine, endpointIdentityNumbers, type World } from '../policy/index.js';
+import { Engine, SwappableEngine, endpointIdentityNumbers, type PolicySet, type World } from '../policy/index.js';
 import { TendrilError } from '../core/index.js';
 import { PROTO } from '../native/index.js';
 import { Datapath } from './datapath.js';
@@ -26,6 +26,8 @@ import type { RedirectEntry } from './policy-maps.js';
 import { datapathUnsupportedReason } from './support.js';
 import { serviceSpecsFromWorld } from './world-services.js';
 import { authPorts, tunnelRedirects, unredirectableAuthRules } from './tunnel-redirects.js';
+import { EgressSync } from './egress.js';
+import type { DatapathEndpoint, PortSpec } from './resolve.js';
 
 export { FIRST_ENDPOINT_IDENTITY } from '../policy/index.js';
 
@@ -43,6 +45,12 @@ export interface DatapathComponent {
   status(): Record<string, unknown>;
   /** The running datapath, or null when disabled/unsupported. */
   readonly datapath: Datapath | null;
+  /**
+   * Egress entries and learned-address identities from the current engine and the names the DNS
+   * proxy learned (docs/dns.md "Datapath"); call after every FQDN cache change. No-op when the
+   * datapath is not running.
+   */
+  applyLearned(learned: ReadonlyMap<string, readonly string[]>): void;
 }
 
 export function wantsDatapath(config: Config): 'off' | 'auto' | 'required' {
@@ -102,10 +110,83 @@ function withTunnelRedirects(args: DatapathComponentArgs, world: World, ids: Map
   return [...standalone, ...tunnel];
 }
 
+/** The rules of the engine's current snapshot (the live engine wraps one; see policy/live-engine.ts). */
+function currentRules(engine: PolicyEngine): PolicySet['rules'] {
+  const snapshot = engine instanceof SwappableEngine ? engine.current : engine;
+  return snapshot instanceof Engine ? snapshot.policies.rules : [];
+}
+
+/**
+ * Port-53 redirects (UDP and TCP) to the agent's DNS proxy: for each `protocol: dns` entry of
+ * `standalone.redirects` whose destination (the resolver endpoint and port) some endpoint's
+ * egress policy reaches with `rules.dns`. Processes in the agent's cgroup carry no per-pod
+ * identity in standalone mode, so the entry matches any source (0); the proxy judges each query
+ * by the client's address.
+ */
+export function dnsRedirects(config: Config, engine: PolicyEngine, ids: Map<string, { identity: number; ips: string[] }>): RedirectEntry[] {
+  const out: RedirectEntry[] = [];
+  config.standalone.redirects.forEach((r, i) => {
+    if (r.protocol !== 'dns') return;
+    const m = /^(.+):(\d+)$/.exec(r.destination);
+    const lm = /^(.+):(\d+)$/.exec(r.listen);
+    const dst = m ? ids.get(m[1]!) : undefined;
+    if (!m || !lm || !dst) {
+      throw new TendrilError('TND_CONFIG_INVALID', `standalone.redirects[${i}]: destination "${r.destination}" is not an endpoint of the world`, {
+        field: `standalone.redirects[${i}].destination`,
+      });
+    }
+    const port = Number(m[2]);
+    for (const protocol of ['UDP', 'TCP'] as const) {
+      const withDns = [...ids.keys()].find((src) => {
+        if (src === m[1]) return false;
+        const v = engine.connection({ from: { endpoint: src }, to: { endpoint: m[1]! }, port, protocol }).verdict;
+        return v.l7 === 'dns' && v.egress?.enforced === true;
+      });
+      if (!withDns) continue;
+      out.push({ srcIdentity: 0, dstIdentity: dst.identity, port, proto: PROTO[protocol], proxyIp: lm[1]!, proxyPort: Number(lm[2]), policy: undefined });
+    }
+  });
+  return out;
+}
+
+/**
+ * Ports the egress entries are resolved for: 53 UDP/TCP, every redirect's destination port, and
+ * every single TCP/UDP port (ranges up to 64 ports) the egress rules name. Other ports of an
+ * enforced endpoint have no entry and drop (the safe side).
+ */
+export function egressPorts(config: Config, engine?: PolicyEngine): PortSpec[] {
+  const ports = new Map<string, PortSpec>();
+  const add = (p: PortSpec): void => void ports.set(`${p.port}/${p.protocol}`, p);
+  add({ port: 53, protocol: 'UDP' });
+  add({ port: 53, protocol: 'TCP' });
+  const rules = engine ? currentRules(engine) : [];
+  for (const r of rules) {
+    for (const e of [...r.egress.allow, ...r.egress.deny]) {
+      for (const pr of e.ports ?? []) {
+        for (const p of pr.ports) {
+          if (!p.port || p.endPort - p.port > 64) continue;
+          const protos = p.proto === 'TCP' || p.proto === 'UDP' ? [p.proto] : p.proto === 'ANY' ? (['TCP', 'UDP'] as const) : [];
+          for (const protocol of protos) for (let n = p.port; n <= Math.max(p.port, p.endPort); n++) add({ port: n, protocol });
+        }
+      }
+    }
+  }
+  for (const r of config.standalone.redirects) {
+    const m = /:(\d+)$/.exec(r.destination);
+    if (!m) continue;
+    add({ port: Number(m[1]), protocol: 'TCP' });
+    if (r.protocol === 'dns') add({ port: Number(m[1]), protocol: 'UDP' });
+  }
+  return [...ports.values()];
+}
+
 export function datapathComponent(args: DatapathComponentArgs): DatapathComponent {
   const log = args.log.child({ component: 'datapath' });
   let dp: Datapath | null = null;
   let reason: string | null = null;
+  let egress: EgressSync | null = null;
+  let lastLearned: ReadonlyMap<string, readonly string[]> = new Map();
+  let learnedCount = 0;
   const mode = wantsDatapath(args.config);
   return {
     name: 'datapath',
@@ -138,7 +219,23 @@ export function datapathComponent(args: DatapathComponentArgs): DatapathComponen
           dp.policy.setIdentity(ip, identity);
           known.add(ip);
         }
-        dp.policy.setRedirects(withTunnelRedirects(args, args.policy.world, ids, standaloneRedirects(args.config, ids)));
+        // HTTP/Kafka redirects, port-53 redirects of endpoints with rules.dns, and (identity on) the
+        // connections that require authentication into the tunnel.
+        const redirectsFor = (table: Map<string, { identity: number; ips: string[] }>, world: World): RedirectEntry[] => {
+          const tcp = standaloneRedirects(args.config, table).filter((_, i) => args.config.standalone.redirects[i]!.protocol !== 'dns');
+          return withTunnelRedirects(args, world, table, [...tcp, ...dnsRedirects(args.config, args.policy.engine, table)]);
+        };
+        dp.policy.setRedirects(redirectsFor(ids, args.policy.world));
+        const dnsEntries = dnsRedirects(args.config, args.policy.engine, ids);
+        if (dnsEntries.length > 0) log.info({ redirects: dnsEntries.length }, 'port-53 traffic of endpoints with rules.dns goes to the DNS proxy');
+        const endpoints: DatapathEndpoint[] = [...ids].flatMap(([name, { identity, ips }], n) => ips.filter((ip) => !ip.includes(':')).map((ip) => ({ name, ip, identity, epId: n + 1 })));
+        // The node's own addresses (where the DNS proxy listens) stay reachable on port 53.
+        const alwaysAllow = dnsEntries.map((d) => ({ identity: 1, port: d.proxyPort, proto: d.proto }));
+        for (const d of dnsEntries) if (!dp.policy.identityOf(d.proxyIp)) dp.policy.setIdentity(d.proxyIp, 1);
+        egress = new EgressSync(dp.policy, endpoints, egressPorts(args.config, args.policy.engine), { alwaysAllow });
+        egress.apply(args.policy.engine, lastLearned);
+        for (const p of args.config.datapath.podInterfaces) dp.attachPod(p.netns, p.interface);
+        if (args.config.datapath.podInterfaces.length > 0) log.info({ interfaces: args.config.datapath.podInterfaces.length }, 'tc enforcement attached to pod interfaces');
         // kubeProxyReplacement: ClusterIP services of the world drive the socket-LB maps.
         if (args.config.kubeProxyReplacement) dp.services.sync(serviceSpecsFromWorld(args.policy.world));
         // Identities (and the redirects naming them) follow a changed world; a redirect whose
@@ -155,7 +252,9 @@ export function datapathComponent(args: DatapathComponentArgs): DatapathComponen
           known = now;
           if (args.config.kubeProxyReplacement) dp.services.sync(serviceSpecsFromWorld(world));
           try {
-            dp.policy.setRedirects(withTunnelRedirects(args, world, next, standaloneRedirects(args.config, next)));
+            dp.policy.setRedirects(redirectsFor(next, world));
+            // Egress entries follow the new policy set (endpoints are those known at start).
+            egress?.apply(args.policy.engine, lastLearned);
           } catch (err) {
             log.error({ err }, 'redirect table not updated after a world change');
           }
@@ -166,9 +265,16 @@ export function datapathComponent(args: DatapathComponentArgs): DatapathComponen
         throw err;
       }
     },
+    applyLearned(learned) {
+      lastLearned = learned;
+      if (!dp || !egress) return;
+      egress.apply(args.policy.engine, learned);
+      learnedCount = [...new Set([...learned.values()].flat())].filter((ip) => !ip.includes(':') && (dp!.policy.identityOf(ip) ?? 0) > 0).length;
+    },
     async stop() {
       dp?.close();
       dp = null;
+      egress = null;
     },
     status() {
       if (!dp) return { running: false, reason };
@@ -178,6 +284,7 @@ export function datapathComponent(args: DatapathComponentArgs): DatapathComponen
         cgroup: dp.cgroupDir,
         pinRoot: dp.pinRoot,
         services: dp.services.size,
+        learnedAddresses: learnedCount,
         stats: Object.fromEntries(Object.entries(s).map(([k, v]) => [k, Number(v)])),
       };
     },

@@ -12,7 +12,8 @@ export { PolicyMapSync, PolicyIds, type PolicyEntry, type RedirectEntry } from '
 export { resolvePolicy, type DatapathEndpoint, type PortSpec, type ResolvedPolicy, type ResolveOptions } from './resolve.js';
 export { dropEventToFlow, type DropFlowContext } from './drop-flow.js';
 export { TransparentRedirectSource, type EndpointLookup } from './transparent-source.js';
+export { TransparentDnsSource } from './dns-source.js';
 export { datapathUnsupportedReason, cgroup2Root } from './support.js';
-export { datapathComponent, wantsDatapath, endpointIdentities, standaloneRedirects, FIRST_ENDPOINT_IDENTITY, type DatapathComponent, type DatapathComponentArgs } from './component.js';
+export { datapathComponent, wantsDatapath, endpointIdentities, standaloneRedirects, FIRST_ENDPOINT_IDENTITY, dnsRedirects, egressPorts, type DatapathComponent, type DatapathComponentArgs } from './component.js';
 export { resolveEgress, EgressSync, FqdnIdentities, FIRST_LOCAL_IDENTITY, type EgressDestination, type EgressOptions } from './egress.js';
 export { serviceSpecsFromWorld } from './world-services.js';

@@ -7,6 +7,7 @@
  * after the A/AAAA IPs on its CNAME chain were learned into the FQDN cache (bounded wait).
  */
 import dgram from 'node:dgram';
+import dns from 'node:dns';
 import net from 'node:net';
 import { randomFillSync } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -96,6 +97,16 @@ function freshId(inUse: Map<number, unknown>): number {
   }
 }
 
+/** dgram's `lookup` for destinations that are already IP addresses (the socket's family). */
+function ipLookup(address: string, opts: { family?: number | string } | number | undefined, cb: (err: Error | null, address: string, family: number) => void): void {
+  const family = net.isIP(address);
+  if (family === 0) {
+    dns.lookup(address, { family: typeof opts === 'number' ? opts : 0 }, (err, a, f) => cb(err, a, f));
+    return;
+  }
+  cb(null, address, family);
+}
+
 function withId(msg: Buffer, id: number): Buffer {
   const out = Buffer.from(msg);
   out.writeUInt16BE(id, 0);
@@ -142,7 +153,8 @@ export class DnsProxy {
     const type = host.includes(':') ? 'udp6' : 'udp4';
     let lastErr: unknown = null;
     for (let attempt = 0; attempt < (this.args.listen.port === 0 ? 5 : 1); attempt++) {
-      const udp = dgram.createSocket({ type });
+      // Replies go to rinfo.address, always an IP: answer the lookup at once instead of dns.lookup's deferred callback per send.
+      const udp = dgram.createSocket({ type, lookup: ipLookup });
       try {
         await new Promise<void>((resolve, reject) => {
           udp.once('error', reject);
