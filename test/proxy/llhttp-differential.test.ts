@@ -59,7 +59,11 @@ function viaNode(bytes: Buffer): Outcome {
   p[HTTPParser.kOnBody] = (b: Buffer) => {
     messages.at(-1)!.body += b.toString('latin1');
   };
-  p[HTTPParser.kOnMessageComplete] = () => undefined;
+  p[HTTPParser.kOnMessageComplete] = () => {
+    // Trailer fields reach kOnHeaders at the end of a chunked message: not the next message's headers.
+    partial = [];
+    partialUrl = '';
+  };
   const r = p.execute(bytes);
   if (typeof r !== 'number') return { messages, end: r.code };
   return { messages, end: upgraded ? 'upgrade' : null };
@@ -104,6 +108,7 @@ function viaEngine(bytes: Buffer): Outcome {
       value = '';
       inValue = false;
       messages.push({ method: parser.method(), url, version: parser.version(), headers, body: '', upgrade, keepAlive });
+      headers = []; // trailer fields (after the body) are not the message's headers: neither side compares them
       return 0;
     },
     onBody: (c, s, e) => ((messages.at(-1)!.body += c.toString('latin1', s, e)), 0),
@@ -157,6 +162,8 @@ const seeds: Array<[string, string]> = [
   ['h2c upgrade with body', `POST / HTTP/1.1\r\n${H}Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nContent-Length: 3\r\n\r\nabcGET / HTTP/1.1\r\n\r\n`],
   ['CONNECT', `CONNECT a:443 HTTP/1.1\r\n${H}\r\nrest`],
   ['Expect', `POST /p HTTP/1.1\r\n${H}Expect: 100-continue\r\nContent-Length: 2\r\n\r\nok`],
+  ['chunked trailers cut short', `POST /p HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n3;a=b\r\nabc\r\n0\r\nX-T: 1\r\nG`],
+  ['chunked trailers then a request', `POST /p HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n0\r\nX-T: 1\r\n\r\nGET /n HTTP/1.1\r\n${H}\r\n`],
 ];
 
 for (const [name, bytes] of seeds) {
